@@ -1,0 +1,67 @@
+// `pipet admin ...`: accounts and keys for self-hosters and scripts. `--json` prints exactly one
+// JSON object on stdout and nothing else.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { withServices } from './services.ts';
+import { createUser } from '../lib/server/auth/create-user.ts';
+import { createApiKey, Scope } from '../lib/server/auth/api-keys.ts';
+import { db } from '../lib/server/db/client.ts';
+
+function describe(error: unknown): string {
+  if (error instanceof z.ZodError) return error.issues.map((i) => i.message).join(' ');
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function runAdmin(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      email: { type: 'string' },
+      password: { type: 'string' },
+      team: { type: 'string' },
+      scopes: { type: 'string' },
+      stream: { type: 'string' },
+      name: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const out = (human: string, data: object) => process.stdout.write(values.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
+
+  await withServices({ quiet: true }, async () => {
+    try {
+      if (sub === 'create-user') {
+        if (!values.email || !values.password) throw new Error('create-user needs --email and --password.');
+        const { user, team } = await createUser({ email: values.email, password: values.password, teamSlug: values.team });
+        out(`Created ${user.email}, owner of team \`${team.slug}\`.`, { user, team });
+      } else if (sub === 'create-key') {
+        if (!values.team || !values.scopes) throw new Error('create-key needs --team and --scopes.');
+        const scopes = z.array(Scope).parse(values.scopes.split(',').map((s) => s.trim()).filter(Boolean));
+        const team = await db().team.findUnique({ where: { slug: values.team } });
+        if (!team) throw new Error(`No team \`${values.team}\`.`);
+        let streamId: string | null = null;
+        if (values.stream) {
+          const stream = await db().stream.upsert({
+            where: { teamId_slug: { teamId: team.id, slug: values.stream } },
+            create: { teamId: team.id, slug: values.stream, name: values.stream },
+            update: {},
+          });
+          streamId = stream.id;
+        }
+        const key = await createApiKey({ teamId: team.id, name: values.name ?? `cli ${new Date().toISOString().slice(0, 10)}`, scopes, streamId });
+        out(`${key.key}\n(shown once: store it now; scopes ${key.scopes.join(', ')})`, {
+          key: key.key,
+          id: key.id,
+          prefix: key.prefix,
+          scopes: key.scopes,
+          team: team.slug,
+          stream: values.stream ?? null,
+        });
+      } else {
+        throw new Error(`Unknown admin command \`${sub ?? ''}\`: use create-user or create-key.`);
+      }
+    } catch (error) {
+      throw new Error(describe(error));
+    }
+  });
+}

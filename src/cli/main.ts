@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// `pipet` — run Pipet and administer it: start | web | worker | migrate | admin <command>.
+// With no DATABASE_URL / REDIS_URL, every command uses the embedded defaults in the data folder.
+import { parseArgs } from 'node:util';
+import { runStart, runWeb, runWorker, withServices } from './services.ts';
+import { runAdmin } from './admin.ts';
+import { applyMigrations, createMigration } from '../lib/server/db/migrate.ts';
+
+const USAGE = `Usage: pipet <command>
+
+  start                 web server and worker in one process tree (embedded defaults if unconfigured)
+  web                   the web server alone (production)
+  worker                the worker alone (production)
+  migrate [--create N]  apply migrations (or, in development, write a new one named N)
+  admin create-user --email E --password P [--team SLUG] [--json]
+  admin create-key --team SLUG --scopes ingest,read,manage [--stream S] [--name N] [--json]
+`;
+
+const [command, ...rest] = process.argv.slice(2);
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+try {
+  switch (command) {
+    case 'start':
+      await runStart();
+      break;
+    case 'web':
+      await runWeb();
+      break;
+    case 'worker':
+      await runWorker();
+      break;
+    case 'migrate': {
+      const { values } = parseArgs({ args: rest, options: { create: { type: 'string' } } });
+      await withServices({ quiet: true }, async ({ databaseUrl }) => {
+        if (values.create) {
+          const name = await createMigration(databaseUrl, values.create);
+          console.log(name ? `Wrote prisma/migrations/${name}/migration.sql` : 'The schema and the migrations agree; nothing to write.');
+        } else {
+          const applied = await applyMigrations(databaseUrl);
+          console.log(applied.length ? `Applied ${applied.join(', ')}` : 'The database is up to date.');
+        }
+      });
+      process.exit(0);
+      break;
+    }
+    case 'admin':
+      await runAdmin(rest);
+      process.exit(0);
+      break;
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      break;
+    default:
+      fail(`Unknown command \`${command}\`.\n\n${USAGE}`);
+  }
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}

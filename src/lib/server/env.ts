@@ -1,0 +1,61 @@
+// One zod-validated reading of process.env. Code the worker imports reads configuration here,
+// never through SvelteKit's $env (which exists only inside Vite).
+import { z } from 'zod';
+
+const flag = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : ['1', 'true', 'yes'].includes(v)));
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: z.string().url().optional(),
+  REDIS_URL: z.string().url().optional(),
+  SMTP_URL: z.string().optional(),
+  PUBLIC_URL: z.string().url().optional(),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PIPET_DATA_DIR: z.string().default('.pipet'),
+  // Queue keys live under this prefix; wrapped in {} so every key of a queue hashes to one
+  // Redis Cluster slot.
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('pipet'),
+  EVENT_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024),
+  BATCH_MAX_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
+  EMAIL_FROM: z.string().default('Pipet <noreply@pipet.localhost>'),
+  ALLOW_PRIVATE_WEBHOOKS: flag,
+  SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(10_000),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+let cached: Env | undefined;
+
+/** The parsed environment. Read lazily so the CLI can fill in embedded defaults first. */
+export function env(): Env {
+  if (!cached) {
+    const parsed = EnvSchema.safeParse(process.env);
+    if (!parsed.success) {
+      const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+      throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+    }
+    cached = parsed.data;
+  }
+  return cached;
+}
+
+/** Forgets the parsed environment, after the CLI has filled in embedded service URLs. */
+export function resetEnv(): void {
+  cached = undefined;
+}
+
+export function requireEnv<K extends 'DATABASE_URL' | 'REDIS_URL'>(key: K): string {
+  const value = env()[key];
+  if (!value) throw new Error(`${key} is not set (run through \`npm start\` for embedded defaults)`);
+  return value;
+}
+
+export function isProduction(): boolean {
+  return env().NODE_ENV === 'production';
+}

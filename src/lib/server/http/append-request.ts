@@ -1,0 +1,49 @@
+// POST /s/{team}/{stream} and /batch: parse by content type, append through the one path, and
+// answer JSON clients with 201 and browsers' forms with a 303.
+import { appendEvents } from '../streams/append-events.ts';
+import { AppError } from '../errors.ts';
+import { env } from '../env.ts';
+import { readBody } from './read-body.ts';
+import { parseAppendBody } from './parse-append-body.ts';
+import { json } from './respond.ts';
+import { originAllowed, type StreamContext } from './stream-route.ts';
+
+function prefersHtml(request: Request): boolean {
+  const accept = request.headers.get('accept') ?? '';
+  const html = accept.indexOf('text/html');
+  const jsonAt = accept.indexOf('application/json');
+  return html >= 0 && (jsonAt < 0 || html < jsonAt);
+}
+
+function redirectTarget(redirect: string | undefined, allowed: string[], base: URL): string {
+  if (redirect) {
+    try {
+      const target = new URL(redirect);
+      if (originAllowed(target.origin, allowed)) return target.href;
+    } catch {
+      /* not an absolute URL: fall through to the thank-you page */
+    }
+  }
+  return new URL('/thanks', base).href;
+}
+
+export async function handleAppend(ctx: StreamContext, { batch }: { batch: boolean }): Promise<Response> {
+  const { request } = ctx.event;
+  const limits = env();
+  const bytes = await readBody(request, batch ? limits.BATCH_MAX_BYTES : limits.EVENT_MAX_BYTES);
+  const parsed = await parseAppendBody(request, bytes, { batch });
+  const idempotencyKey = request.headers.get('idempotency-key') ?? undefined;
+  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+    throw new AppError('bad_request', 'Idempotency-Key must be 1 to 255 characters.');
+  }
+  const result = await appendEvents({ streamId: ctx.stream.id, bodies: parsed.values, idempotencyKey });
+  const base = `/s/${ctx.team.slug}/${ctx.stream.slug}`;
+  if (parsed.isForm && prefersHtml(request)) {
+    return new Response(null, { status: 303, headers: { location: redirectTarget(parsed.redirect, ctx.stream.allowedOrigins, ctx.url) } });
+  }
+  const status = result.replayed ? 200 : 201;
+  if (batch) {
+    return json({ first: result.first, count: result.count, length: result.length }, { status, headers: { location: `${base}/${result.first}` } });
+  }
+  return json({ index: result.first, length: result.length }, { status, headers: { location: `${base}/${result.first}` } });
+}

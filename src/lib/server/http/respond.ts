@@ -1,0 +1,20 @@
+// JSON responses and the one error shape: {"error": {"code", "message"}} with an honest status.
+import { AppError, toAppError } from '../errors.ts';
+
+export function json(data: unknown, init: ResponseInit = {}): Response {
+  return jsonText(JSON.stringify(data), init);
+}
+
+export function jsonText(text: string, init: ResponseInit = {}): Response {
+  const headers = new Headers(init.headers);
+  headers.set('content-type', 'application/json; charset=utf-8');
+  return new Response(text, { ...init, headers });
+}
+
+export function errorResponse(error: unknown): Response {
+  const e = toAppError(error);
+  if (!(error instanceof AppError)) console.error(error);
+  const headers = new Headers();
+  if (e.retryAfter) headers.set('retry-after', String(e.retryAfter));
+  return json({ error: { code: e.code, message: e.message } }, { status: e.status, headers });
+}

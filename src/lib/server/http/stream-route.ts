@@ -1,0 +1,76 @@
+// The one helper behind every /s/{team}/{stream}/... route:
+// authenticate → authorize → rate-limit → act → respond, with CORS and JSON errors throughout.
+import type { RequestEvent, RequestHandler } from '@sveltejs/kit';
+import { allowedOriginsOf, authorizeStream, type StreamAccess, type StreamGrant } from '../auth/authorize-stream.ts';
+import { consume, publicStreamLimiter } from '../auth/rate-limit.ts';
+import { errorResponse } from './respond.ts';
+
+export type StreamContext = StreamGrant & { event: RequestEvent; url: URL };
+
+const EXPOSED = 'Location, Link, ETag, Retry-After, Pipet-Length, Pipet-Index, Pipet-Received-At, Pipet-Folded';
+
+export function originAllowed(origin: string | null, allowed: string[]): boolean {
+  return !!origin && (allowed.includes('*') || allowed.includes(origin));
+}
+
+function withCors(response: Response, origin: string | null, allowed: string[]): Response {
+  if (!originAllowed(origin, allowed)) return response;
+  // Responses from fetch() can have immutable headers; copy into a fresh Response.
+  const out = new Response(response.body, response);
+  out.headers.set('access-control-allow-origin', origin!);
+  out.headers.set('access-control-expose-headers', EXPOSED);
+  out.headers.append('vary', 'Origin');
+  return out;
+}
+
+function credentialOf(event: RequestEvent): string | null {
+  const header = event.request.headers.get('authorization');
+  if (header) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    return match ? match[1] : header;
+  }
+  return event.url.searchParams.get('key');
+}
+
+export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => Promise<Response>): RequestHandler {
+  return async (event) => {
+    const origin = event.request.headers.get('origin');
+    const { team, stream } = event.params as { team: string; stream: string };
+    let allowed: string[] = [];
+    try {
+      const grant = await authorizeStream({
+        teamSlug: team,
+        streamSlug: stream,
+        access,
+        key: credentialOf(event),
+        userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null,
+      });
+      allowed = grant.stream.allowedOrigins;
+      if (grant.anonymous) await consume(publicStreamLimiter(), event.getClientAddress());
+      return withCors(await act({ ...grant, event, url: event.url }), origin, allowed);
+    } catch (error) {
+      if (origin && allowed.length === 0) allowed = await allowedOriginsOf(team, stream).catch(() => []);
+      return withCors(errorResponse(error), origin, allowed);
+    }
+  };
+}
+
+/** CORS preflight for a stream route: allowed origins get the methods and headers they need. */
+export function streamPreflight(): RequestHandler {
+  return async (event) => {
+    const origin = event.request.headers.get('origin');
+    const { team, stream } = event.params as { team: string; stream: string };
+    const allowed = await allowedOriginsOf(team, stream).catch(() => []);
+    if (!originAllowed(origin, allowed)) return new Response(null, { status: 204 });
+    return new Response(null, {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': origin!,
+        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-headers': 'Authorization, Content-Type, Idempotency-Key, Last-Event-ID',
+        'access-control-max-age': '600',
+        vary: 'Origin',
+      },
+    });
+  };
+}

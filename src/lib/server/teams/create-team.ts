@@ -1,0 +1,30 @@
+// A team and its owner's membership, with a fresh webhook signing secret.
+import { encodeBase64 } from '@oslojs/encoding';
+import { db as defaultDb, type DbTx } from '../db/client.ts';
+import { AppError } from '../errors.ts';
+
+export const TEAM_SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export function newSigningSecret(): string {
+  return `whsec_${encodeBase64(crypto.getRandomValues(new Uint8Array(24)))}`;
+}
+
+export type CreateTeamOptions = { slug: string; name?: string; ownerId: string; personal?: boolean; db?: DbTx };
+
+export async function createTeam({ slug, name, ownerId, personal = false, db = defaultDb() }: CreateTeamOptions) {
+  if (!TEAM_SLUG.test(slug)) throw new AppError('bad_request', 'Team slugs are 1-63 lowercase letters, digits and dashes, starting with a letter or digit.');
+  const taken = await db.team.findUnique({ where: { slug }, select: { id: true } });
+  if (taken) throw new AppError('conflict', `The team name \`${slug}\` is taken.`);
+  return db.team.create({
+    data: { slug, name: name ?? slug, personal, signingSecret: newSigningSecret(), members: { create: { userId: ownerId, role: 'owner' } } },
+  });
+}
+
+/** A free slug derived from `base` (an email's local part, a name): `ada`, `ada-2`, ... */
+export async function freeTeamSlug(base: string, db: DbTx = defaultDb()): Promise<string> {
+  const root = base.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'team';
+  for (let n = 1; ; n++) {
+    const slug = n === 1 ? root : `${root}-${n}`;
+    if (!(await db.team.findUnique({ where: { slug }, select: { id: true } }))) return slug;
+  }
+}
