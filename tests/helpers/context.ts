@@ -1,0 +1,71 @@
+// Per-file test context: the shared web server, or a database and queue prefix of the file's own.
+import { afterAll, inject } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { createDb, type Db } from '../../src/lib/server/db/client.ts';
+import { createApiKey, type Scope } from '../../src/lib/server/auth/api-keys.ts';
+import { newSigningSecret } from '../../src/lib/server/teams/create-team.ts';
+import { createDatabase, deleteRedisPrefix, dropDatabase } from './services.ts';
+import { resetEnv } from '../../src/lib/server/env.ts';
+
+export function uniqueSlug(base: string): string {
+  return `${base}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The shared web server of this run, and a client on its database for fixtures. */
+export function useWebServer(): { url: string; db: Db } {
+  const db = createDb(inject('webDatabaseUrl'), 4);
+  afterAll(() => db.$disconnect());
+  return { url: inject('webUrl'), db };
+}
+
+/**
+ * A database cloned from the migrated template and a Redis prefix, both this file's own, wired
+ * into process.env so lib/server code in this file uses them. Removed after the file.
+ */
+export async function useOwnDatabase(name: string): Promise<{ databaseUrl: string; redisUrl: string; prefix: string; env: { DATABASE_URL: string; REDIS_URL: string; QUEUE_PREFIX: string } }> {
+  const adminUrl = inject('adminUrl');
+  const dbName = `pipet_${inject('runId')}_${name}_${randomBytes(3).toString('hex')}`;
+  const databaseUrl = await createDatabase(adminUrl, dbName, inject('templateDb'));
+  const prefix = `pipet-${inject('runId')}-${name}-${randomBytes(3).toString('hex')}`;
+  const redisUrl = inject('redisUrl');
+  Object.assign(process.env, { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, NODE_ENV: 'test' });
+  resetEnv();
+  afterAll(async () => {
+    const { closeDb } = await import('../../src/lib/server/db/client.ts');
+    const { closeRedis } = await import('../../src/lib/server/redis.ts');
+    const { closeQueues } = await import('../../src/lib/server/queue/enqueue.ts');
+    const { closeTails } = await import('../../src/lib/server/streams/tail-events.ts');
+    await closeQueues();
+    await closeTails();
+    await closeRedis();
+    await closeDb();
+    await dropDatabase(adminUrl, dbName);
+    await deleteRedisPrefix(redisUrl, prefix);
+  });
+  return { databaseUrl, redisUrl, prefix, env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix } };
+}
+
+export type TeamFixture = { id: string; slug: string; key(scopes: Scope[], streamSlug?: string): Promise<string> };
+
+/** A team (no members) whose keys the test mints as it needs them. */
+export async function makeTeam(db: Db, options: { autoCreateStreams?: boolean } = {}): Promise<TeamFixture> {
+  const team = await db.team.create({
+    data: { slug: uniqueSlug('team'), name: 'Test team', signingSecret: newSigningSecret(), autoCreateStreams: options.autoCreateStreams ?? true },
+  });
+  return {
+    id: team.id,
+    slug: team.slug,
+    async key(scopes, streamSlug) {
+      let streamId: string | null = null;
+      if (streamSlug) {
+        const s = await db.stream.upsert({
+          where: { teamId_slug: { teamId: team.id, slug: streamSlug } },
+          create: { teamId: team.id, slug: streamSlug, name: streamSlug },
+          update: {},
+        });
+        streamId = s.id;
+      }
+      return (await createApiKey({ teamId: team.id, name: 'test', scopes, streamId, db })).key;
+    },
+  };
+}

@@ -1,0 +1,56 @@
+// A real Pipet web server (the adapter-node build) or worker in a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { freePort } from '../../src/lib/server/embedded/free-port.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export type Running = { url: string; child: ChildProcess; output: () => string; stop(): Promise<void>; kill(signal?: NodeJS.Signals): Promise<void> };
+
+export type ServiceEnv = { DATABASE_URL: string; REDIS_URL: string; QUEUE_PREFIX: string } & Record<string, string>;
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((res) => (child.exitCode !== null || child.signalCode !== null ? res() : child.once('exit', () => res())));
+}
+
+function run(args: string[], env: Record<string, string>, url = ''): Running {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited(child);
+  };
+  // A graceful stop that takes too long is a bug worth seeing, but must not hang the run.
+  const stop = async () => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await kill('SIGTERM');
+    clearTimeout(timer);
+  };
+  return { url, child, output: () => out, stop, kill };
+}
+
+export async function startWeb(env: ServiceEnv): Promise<Running> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = run(['build/index.js'], { HOST: '127.0.0.1', PORT: String(port), ORIGIN: url, BODY_SIZE_LIMIT: '16M', ...env }, url);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await fetch(`${url}/thanks`);
+      return server;
+    } catch {
+      if (server.child.exitCode !== null || Date.now() > deadline) throw new Error(`The server did not start:\n${server.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export function startWorkerProcess(env: ServiceEnv): Running {
+  return run(['src/worker/main.ts'], env);
+}

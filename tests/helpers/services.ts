@@ -1,0 +1,98 @@
+// Real PostgreSQL and Redis for tests: DATABASE_URL / REDIS_URL, else the machine's defaults on
+// 127.0.0.1, else embedded ones. Every run works in databases and key prefixes of its own.
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedPostgres } from '../../src/lib/server/embedded/embedded-postgres.ts';
+import { startEmbeddedRedis } from '../../src/lib/server/embedded/embedded-redis.ts';
+
+export async function pgReachable(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export async function redisReachable(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    await r.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+export type TestServices = { adminUrl: string; redisUrl: string; stop(): Promise<void> };
+
+/** An admin connection URL (to the `postgres` database) and a Redis URL. */
+export async function testServices(): Promise<TestServices> {
+  const stops: (() => Promise<void>)[] = [];
+  let adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (!(await pgReachable(adminUrl))) {
+    const embedded = await startEmbeddedPostgres(mkdtempSync(join(tmpdir(), 'pipet-test-pg-')));
+    adminUrl = embedded.url.replace(/\/pipet$/, '/postgres');
+    stops.push(embedded.stop);
+  }
+  if (!(await redisReachable(redisUrl))) {
+    const embedded = await startEmbeddedRedis();
+    redisUrl = embedded.url;
+    stops.push(embedded.stop);
+  }
+  return { adminUrl, redisUrl, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
+}
+
+export function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new database cloned from the migrated template. */
+export async function createDatabase(adminUrl: string, name: string, template?: string): Promise<string> {
+  await adminQuery(adminUrl, `CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''}`);
+  return databaseUrl(adminUrl, name);
+}
+
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+}
+
+/** Deletes every Redis key under `prefix` (queues are `{prefix}:...`, the rest `prefix:...`). */
+export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const r = new Redis(redisUrl);
+  try {
+    for (const pattern of [`{${prefix}}*`, `${prefix}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await r.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    r.disconnect();
+  }
+}
