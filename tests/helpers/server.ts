@@ -1,9 +1,15 @@
 // A real Pipet web server (the adapter-node build) or worker in a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { inject } from 'vitest';
 import { freePort } from '../../src/lib/server/embedded/free-port.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
+
+/** This run's build (global setup builds once; its own server starts before `inject` exists). */
+function buildDir(): string {
+  return process.env.PIPET_TEST_BUILD_DIR ?? inject('buildDir');
+}
 
 export type Running = { url: string; child: ChildProcess; output: () => string; stop(): Promise<void>; kill(signal?: NodeJS.Signals): Promise<void> };
 
@@ -38,7 +44,7 @@ function run(args: string[], env: Record<string, string>, url = ''): Running {
 export async function startWeb(env: ServiceEnv): Promise<Running> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = run(['build/index.js'], { HOST: '127.0.0.1', PORT: String(port), ORIGIN: url, BODY_SIZE_LIMIT: '16M', ...env }, url);
+  const server = run([join(buildDir(), 'index.js')], { HOST: '127.0.0.1', PORT: String(port), ORIGIN: url, BODY_SIZE_LIMIT: '16M', ...env }, url);
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {

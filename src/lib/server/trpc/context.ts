@@ -1,0 +1,29 @@
+// Who is calling the management API: a signed-in user (session cookie, resolved once in hooks)
+// or a `manage` API key, which acts for its own team only.
+import { db as defaultDb, type Db } from '../db/client.ts';
+import { findApiKey } from '../auth/api-keys.ts';
+
+export type Caller =
+  | { kind: 'user'; userId: string; email: string }
+  | { kind: 'key'; keyId: string; teamId: string; scopes: string[] }
+  | { kind: 'anonymous' };
+
+export type Context = { db: Db; caller: Caller; clientAddress: string };
+
+export type CreateContextOptions = {
+  user?: { id: string; email: string } | null;
+  authorization?: string | null;
+  clientAddress?: string;
+  db?: Db;
+};
+
+export async function createContext({ user, authorization, clientAddress = 'unknown', db = defaultDb() }: CreateContextOptions): Promise<Context> {
+  const bearer = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] : undefined;
+  if (bearer) {
+    const key = await findApiKey(bearer, db);
+    // A bad or revoked key is anonymous; procedures then answer UNAUTHORIZED.
+    return { db, clientAddress, caller: key ? { kind: 'key', keyId: key.id, teamId: key.teamId, scopes: key.scopes } : { kind: 'anonymous' } };
+  }
+  if (user) return { db, clientAddress, caller: { kind: 'user', userId: user.id, email: user.email } };
+  return { db, clientAddress, caller: { kind: 'anonymous' } };
+}

@@ -1,0 +1,68 @@
+// Streams: list, get, create, update, delete. Every query is scoped to ctx.team.
+import { z } from 'zod';
+import { router, teamProcedure, teamRoleProcedure } from '../init.ts';
+import { AppError } from '../../errors.ts';
+
+const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'Use 1-63 lowercase letters, digits and dashes, starting with a letter or digit.');
+const Origin = z.union([z.literal('*'), z.string().url().transform((u) => new URL(u).origin)]);
+export const StreamSettings = z.object({
+  name: z.string().trim().min(1).max(100).optional(),
+  publicRead: z.boolean().optional(),
+  publicWrite: z.boolean().optional(),
+  allowedOrigins: z.array(Origin).max(50).optional(),
+});
+
+const streamSelect = {
+  id: true,
+  slug: true,
+  name: true,
+  length: true,
+  publicRead: true,
+  publicWrite: true,
+  allowedOrigins: true,
+  lastEventAt: true,
+  createdAt: true,
+} as const;
+
+export const streamRouter = router({
+  list: teamProcedure.query(async ({ ctx }) => {
+    const streams = await ctx.db.stream.findMany({ where: { teamId: ctx.team.id }, select: streamSelect, orderBy: { slug: 'asc' } });
+    // Events in the last hour, counted among each stream's newest 10,000 (a bounded index range scan).
+    const recent = await ctx.db.$queryRaw<{ id: string; n: number }[]>`
+      SELECT s.id, (SELECT count(*)::int FROM "Event" e
+                    WHERE e."streamId" = s.id AND e."index" >= GREATEST(s.length - 10000, 0)
+                      AND e."receivedAt" > now() - interval '1 hour') AS n
+      FROM "Stream" s WHERE s."teamId" = ${ctx.team.id}::uuid`;
+    const byId = new Map(recent.map((r) => [r.id, r.n]));
+    return streams.map((s) => ({ ...s, eventsLastHour: byId.get(s.id) ?? 0 }));
+  }),
+
+  get: teamProcedure.input(z.object({ stream: Slug })).query(async ({ ctx, input }) => {
+    const stream = await ctx.db.stream.findUnique({ where: { teamId_slug: { teamId: ctx.team.id, slug: input.stream } }, select: streamSelect });
+    if (!stream) throw new AppError('not_found', `No stream \`${input.stream}\`.`);
+    return stream;
+  }),
+
+  create: teamProcedure.input(StreamSettings.extend({ stream: Slug })).mutation(async ({ ctx, input }) => {
+    const { stream: slug, ...settings } = input;
+    const taken = await ctx.db.stream.findUnique({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: { id: true } });
+    if (taken) throw new AppError('conflict', `Stream \`${slug}\` already exists.`);
+    return ctx.db.stream.create({ data: { teamId: ctx.team.id, slug, name: settings.name ?? slug, ...settings }, select: streamSelect });
+  }),
+
+  update: teamProcedure.input(StreamSettings.extend({ stream: Slug })).mutation(async ({ ctx, input }) => {
+    const { stream: slug, ...settings } = input;
+    const { count } = await ctx.db.stream.updateMany({ where: { teamId: ctx.team.id, slug }, data: settings });
+    if (count === 0) throw new AppError('not_found', `No stream \`${slug}\`.`);
+    return ctx.db.stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: streamSelect });
+  }),
+
+  delete: teamRoleProcedure('admin')
+    .input(z.object({ stream: Slug, confirm: z.string() }))
+    .mutation(async ({ ctx, input }) => {
+      if (input.confirm !== input.stream) throw new AppError('bad_request', `Type the stream's name (\`${input.stream}\`) to confirm deleting it and all its events.`);
+      const { count } = await ctx.db.stream.deleteMany({ where: { teamId: ctx.team.id, slug: input.stream } });
+      if (count === 0) throw new AppError('not_found', `No stream \`${input.stream}\`.`);
+      return { deleted: input.stream };
+    }),
+});
