@@ -1,9 +1,23 @@
 // The management API: one router per domain.
 import { createCallerFactory, router } from './init.ts';
+import { apiKeyRouter } from './routers/api-key.ts';
+import { effectRouter } from './routers/effect.ts';
+import { inviteRouter } from './routers/invite.ts';
+import { memberRouter } from './routers/member.ts';
+import { recipeRouter } from './routers/recipe.ts';
+import { reducerRouter } from './routers/reducer.ts';
 import { streamRouter } from './routers/stream.ts';
+import { teamRouter } from './routers/team.ts';
 
 export const appRouter = router({
+  team: teamRouter,
+  member: memberRouter,
+  invite: inviteRouter,
+  apiKey: apiKeyRouter,
   stream: streamRouter,
+  reducer: reducerRouter,
+  effect: effectRouter,
+  recipe: recipeRouter,
 });
 
 export type AppRouter = typeof appRouter;

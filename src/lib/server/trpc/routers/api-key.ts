@@ -1,0 +1,4 @@
+// The `apiKey` router. (Filled in by its issue.)
+import { router } from '../init.ts';
+
+export const apiKeyRouter = router({});

@@ -1,0 +1,4 @@
+// The `member` router. (Filled in by its issue.)
+import { router } from '../init.ts';
+
+export const memberRouter = router({});

@@ -1,0 +1,4 @@
+// The `recipe` router. (Filled in by its issue.)
+import { router } from '../init.ts';
+
+export const recipeRouter = router({});
