@@ -21,6 +21,8 @@ export type CreateApiKeyOptions = {
 export async function createApiKey({ teamId, name, scopes, streamId = null, createdById = null, db = defaultDb() }: CreateApiKeyOptions) {
   const unique = [...new Set(scopes)];
   if (unique.length === 0) throw new AppError('bad_request', 'A key needs at least one scope (ingest, read, manage).');
+  // The management API is team-wide; a stream-limited manage key would be a team admin anyway.
+  if (streamId && unique.includes('manage')) throw new AppError('bad_request', 'A `manage` key cannot be limited to one stream: the management API is team-wide.');
   const prefix = randomToken(5);
   const key = `pk_${prefix}_${randomToken(20)}`;
   const row = await db.apiKey.create({

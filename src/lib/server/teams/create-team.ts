@@ -5,6 +5,9 @@ import { AppError } from '../errors.ts';
 
 export const TEAM_SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** Top-level paths of the app: a team with one of these slugs would be shadowed by the route. */
+export const RESERVED_TEAM_SLUGS = new Set(['api', 's', 'login', 'signup', 'logout', 'invite', 'thanks', 'new', 'settings', 'account', 'admin', 'static', 'assets', 'app']);
+
 export function newSigningSecret(): string {
   return `whsec_${encodeBase64(crypto.getRandomValues(new Uint8Array(24)))}`;
 }
@@ -13,6 +16,7 @@ export type CreateTeamOptions = { slug: string; name?: string; ownerId: string; 
 
 export async function createTeam({ slug, name, ownerId, personal = false, db = defaultDb() }: CreateTeamOptions) {
   if (!TEAM_SLUG.test(slug)) throw new AppError('bad_request', 'Team slugs are 1-63 lowercase letters, digits and dashes, starting with a letter or digit.');
+  if (RESERVED_TEAM_SLUGS.has(slug)) throw new AppError('conflict', `The team name \`${slug}\` is reserved.`);
   const taken = await db.team.findUnique({ where: { slug }, select: { id: true } });
   if (taken) throw new AppError('conflict', `The team name \`${slug}\` is taken.`);
   return db.team.create({
@@ -25,6 +29,7 @@ export async function freeTeamSlug(base: string, db: DbTx = defaultDb()): Promis
   const root = base.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'team';
   for (let n = 1; ; n++) {
     const slug = n === 1 ? root : `${root}-${n}`;
+    if (RESERVED_TEAM_SLUGS.has(slug)) continue;
     if (!(await db.team.findUnique({ where: { slug }, select: { id: true } }))) return slug;
   }
 }

@@ -6,24 +6,26 @@ import { findApiKey } from '../auth/api-keys.ts';
 export type Caller =
   | { kind: 'user'; userId: string; email: string }
   | { kind: 'key'; keyId: string; teamId: string; scopes: string[] }
-  | { kind: 'anonymous' };
+  | { kind: 'anonymous'; invalidKey?: boolean };
 
-export type Context = { db: Db; caller: Caller; clientAddress: string };
+/** `origin` is the request's origin, for links in emails when PUBLIC_URL is not set. */
+export type Context = { db: Db; caller: Caller; clientAddress: string; origin?: string };
 
 export type CreateContextOptions = {
   user?: { id: string; email: string } | null;
   authorization?: string | null;
   clientAddress?: string;
+  origin?: string;
   db?: Db;
 };
 
-export async function createContext({ user, authorization, clientAddress = 'unknown', db = defaultDb() }: CreateContextOptions): Promise<Context> {
+export async function createContext({ user, authorization, clientAddress = 'unknown', origin, db = defaultDb() }: CreateContextOptions): Promise<Context> {
   const bearer = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] : undefined;
   if (bearer) {
     const key = await findApiKey(bearer, db);
     // A bad or revoked key is anonymous; procedures then answer UNAUTHORIZED.
-    return { db, clientAddress, caller: key ? { kind: 'key', keyId: key.id, teamId: key.teamId, scopes: key.scopes } : { kind: 'anonymous' } };
+    return { db, clientAddress, origin, caller: key ? { kind: 'key', keyId: key.id, teamId: key.teamId, scopes: key.scopes } : { kind: 'anonymous', invalidKey: true } };
   }
-  if (user) return { db, clientAddress, caller: { kind: 'user', userId: user.id, email: user.email } };
-  return { db, clientAddress, caller: { kind: 'anonymous' } };
+  if (user) return { db, clientAddress, origin, caller: { kind: 'user', userId: user.id, email: user.email } };
+  return { db, clientAddress, origin, caller: { kind: 'anonymous' } };
 }

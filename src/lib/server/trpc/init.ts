@@ -45,7 +45,10 @@ export const publicProcedure = t.procedure.use(mapErrors);
 
 /** Signed in (a session) or a manage key. */
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (ctx.caller.kind === 'anonymous') throw new AppError('unauthorized', 'Sign in, or send a `manage` API key as `Authorization: Bearer <key>`.');
+  if (ctx.caller.kind === 'anonymous') {
+    if (ctx.caller.invalidKey) throw new AppError('unauthorized', 'This API key is not valid (it may have been revoked).');
+    throw new AppError('unauthorized', 'Sign in, or send a `manage` API key as `Authorization: Bearer <key>`.');
+  }
   if (ctx.caller.kind === 'key' && !ctx.caller.scopes.includes('manage')) throw new AppError('forbidden', 'This API key lacks the `manage` scope.');
   return next({ ctx: { ...ctx, caller: ctx.caller } });
 });

@@ -1,4 +1,42 @@
-// The `apiKey` router. (Filled in by its issue.)
-import { router } from '../init.ts';
+// API keys of a team: create (the secret is returned once), list without secrets, revoke.
+import { z } from 'zod';
+import { createApiKey, Scope } from '../../auth/api-keys.ts';
+import { AppError } from '../../errors.ts';
+import { router, teamRoleProcedure } from '../init.ts';
 
-export const apiKeyRouter = router({});
+const StreamSlug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'Use the stream slug: lowercase letters, digits and dashes.');
+
+export const apiKeyRouter = router({
+  create: teamRoleProcedure('admin')
+    .input(z.object({ name: z.string().trim().min(1, 'Name the key (where it is used).').max(100), scopes: z.array(Scope).min(1).max(3), stream: StreamSlug.optional() }))
+    .mutation(async ({ ctx, input }) => {
+      let streamId: string | null = null;
+      if (input.stream) {
+        const stream = await ctx.db.stream.findUnique({ where: { teamId_slug: { teamId: ctx.team.id, slug: input.stream } }, select: { id: true } });
+        if (!stream) throw new AppError('not_found', `No stream \`${input.stream}\`.`);
+        streamId = stream.id;
+      }
+      const createdById = ctx.caller.kind === 'user' ? ctx.caller.userId : null;
+      const key = await createApiKey({ teamId: ctx.team.id, name: input.name, scopes: input.scopes, streamId, createdById, db: ctx.db });
+      return { id: key.id, name: key.name, prefix: key.prefix, scopes: key.scopes, stream: input.stream ?? null, createdAt: key.createdAt, key: key.key };
+    }),
+
+  /** Live keys, newest first: never the secret or its hash. */
+  list: teamRoleProcedure('admin').query(async ({ ctx }) => {
+    const rows = await ctx.db.apiKey.findMany({
+      where: { teamId: ctx.team.id, revokedAt: null },
+      select: { id: true, name: true, prefix: true, scopes: true, lastUsedAt: true, createdAt: true, stream: { select: { slug: true } }, createdBy: { select: { email: true } } },
+      orderBy: { createdAt: 'desc' },
+    });
+    return rows.map(({ stream, createdBy, ...k }) => ({ ...k, stream: stream?.slug ?? null, createdBy: createdBy?.email ?? null }));
+  }),
+
+  /** Takes effect at once: every request looks its key up afresh (no cache). */
+  revoke: teamRoleProcedure('admin')
+    .input(z.object({ id: z.string().uuid() }))
+    .mutation(async ({ ctx, input }) => {
+      const { count } = await ctx.db.apiKey.updateMany({ where: { id: input.id, teamId: ctx.team.id, revokedAt: null }, data: { revokedAt: new Date() } });
+      if (count === 0) throw new AppError('not_found', 'No such key in this team.');
+      return { revoked: input.id };
+    }),
+});

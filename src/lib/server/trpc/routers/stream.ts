@@ -44,14 +44,16 @@ export const streamRouter = router({
   }),
 
   create: teamProcedure.input(StreamSettings.extend({ stream: Slug })).mutation(async ({ ctx, input }) => {
-    const { stream: slug, ...settings } = input;
+    // `team` is the middleware's input, not a column.
+    const { stream: slug, team: _team, ...settings } = input;
     const taken = await ctx.db.stream.findUnique({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: { id: true } });
     if (taken) throw new AppError('conflict', `Stream \`${slug}\` already exists.`);
     return ctx.db.stream.create({ data: { teamId: ctx.team.id, slug, name: settings.name ?? slug, ...settings }, select: streamSelect });
   }),
 
   update: teamProcedure.input(StreamSettings.extend({ stream: Slug })).mutation(async ({ ctx, input }) => {
-    const { stream: slug, ...settings } = input;
+    // `team` is the middleware's input, not a column.
+    const { stream: slug, team: _team, ...settings } = input;
     const { count } = await ctx.db.stream.updateMany({ where: { teamId: ctx.team.id, slug }, data: settings });
     if (count === 0) throw new AppError('not_found', `No stream \`${slug}\`.`);
     return ctx.db.stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: streamSelect });

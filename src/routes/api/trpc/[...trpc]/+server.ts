@@ -9,7 +9,7 @@ const handler: RequestHandler = (event) =>
     req: event.request,
     router: appRouter,
     createContext: () =>
-      createContext({ user: event.locals.user, authorization: event.request.headers.get('authorization'), clientAddress: event.getClientAddress() }),
+      createContext({ user: event.locals.user, authorization: event.request.headers.get('authorization'), clientAddress: event.getClientAddress(), origin: event.url.origin }),
   });
 
 export const GET = handler;
