@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, trpc: 'TOO_MANY_REQUESTS' },
   internal: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
   unavailable: { status: 503, trpc: 'INTERNAL_SERVER_ERROR' },
+  not_folded: { status: 503, trpc: 'TIMEOUT' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

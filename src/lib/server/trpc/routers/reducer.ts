@@ -1,4 +1,140 @@
-// The `reducer` router. (Filled in by its issue.)
-import { router } from '../init.ts';
+// Reducers: the customer's `(state, event, index, stream) => newState`, versioned, folded live.
+import { z } from 'zod';
+import { router, teamProcedure } from '../init.ts';
+import { AppError } from '../../errors.ts';
+import type { Context } from '../context.ts';
+import { REDUCER_NAME, replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
+import { readEvents } from '../../streams/read-events.ts';
+import { foldBatch } from '../../reducers/sandbox.ts';
+import { hashToken } from '../../auth/tokens.ts';
 
-export const reducerRouter = router({});
+const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'Use lowercase letters, digits and dashes.');
+const Name = z.string().regex(REDUCER_NAME, 'Reducer names are 1-63 lowercase letters, digits and dashes.');
+const StreamInput = z.object({ stream: Slug });
+const ReducerInput = StreamInput.extend({ name: Name });
+const PREVIEW = 10_000;
+
+async function findStream(ctx: Context & { team: { id: string } }, slug: string) {
+  const stream = await ctx.db.stream.findUnique({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: { id: true, slug: true, length: true } });
+  if (!stream) throw new AppError('not_found', `No stream \`${slug}\`.`);
+  return stream;
+}
+
+async function findReducer(ctx: Context & { team: { id: string } }, input: { stream: string; name: string }) {
+  const reducer = await ctx.db.reducer.findFirst({
+    where: { name: input.name, stream: { slug: input.stream, teamId: ctx.team.id } },
+    include: { state: true, stream: { select: { slug: true, length: true } } },
+  });
+  if (!reducer) throw new AppError('not_found', `No reducer \`${input.name}\` on stream \`${input.stream}\`.`);
+  return reducer;
+}
+
+function summary(r: Awaited<ReturnType<typeof findReducer>>) {
+  const s = r.state;
+  return {
+    name: r.name,
+    stream: r.stream.slug,
+    version: r.version,
+    enabled: r.enabled,
+    status: s?.status ?? 'active',
+    folded: s?.cursor ?? 0,
+    length: r.stream.length,
+    error: s?.status === 'errored' ? { message: s.errorMessage, stack: s.errorStack, index: s.errorIndex, at: s.erroredAt } : null,
+    replay: s?.replayVersion != null ? { version: s.replayVersion, folded: s.replayCursor ?? 0, until: s.replayUntil ?? 0, length: r.stream.length } : null,
+    skipped: s?.skipped ?? [],
+    updatedAt: r.updatedAt,
+  };
+}
+
+export const reducerRouter = router({
+  list: teamProcedure.input(StreamInput).query(async ({ ctx, input }) => {
+    const stream = await findStream(ctx, input.stream);
+    const reducers = await ctx.db.reducer.findMany({
+      where: { streamId: stream.id },
+      include: { state: true, stream: { select: { slug: true, length: true } } },
+      orderBy: { name: 'asc' },
+    });
+    return reducers.map(summary);
+  }),
+
+  get: teamProcedure.input(ReducerInput).query(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    const stateJson = JSON.stringify(r.state?.state ?? null);
+    const versions = await ctx.db.reducerVersion.findMany({ where: { reducerId: r.id }, select: { version: true, createdAt: true }, orderBy: { version: 'desc' }, take: 50 });
+    return {
+      ...summary(r),
+      code: r.code,
+      initialState: r.initialState,
+      statePreview: stateJson.length > PREVIEW ? `${stateJson.slice(0, PREVIEW)}…` : stateJson,
+      stateBytes: stateJson.length,
+      versions,
+    };
+  }),
+
+  upsert: teamProcedure
+    .input(ReducerInput.extend({ code: z.string().min(1).max(100 * 1024), initialState: z.json().optional(), replay: z.boolean().optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const stream = await findStream(ctx, input.stream);
+      const { reducer, created, changed } = await upsertReducer({ streamId: stream.id, name: input.name, code: input.code, initialState: input.initialState ?? null, replay: input.replay, db: ctx.db });
+      return { name: reducer.name, version: reducer.version, created, changed };
+    }),
+
+  delete: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    await ctx.db.reducer.delete({ where: { id: r.id } });
+    return { deleted: r.name };
+  }),
+
+  resume: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    await resumeReducer({ reducerId: r.id, db: ctx.db });
+    return { resumed: r.name };
+  }),
+
+  skip: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    return skipFailingEvent({ reducerId: r.id, db: ctx.db });
+  }),
+
+  replay: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    const { reducer } = await replayReducer({ reducerId: r.id, db: ctx.db });
+    return { name: reducer.name, version: reducer.version, until: r.stream.length };
+  }),
+
+  /** Runs code against the stream's last N events (or given events) with no side effects. */
+  dryRun: teamProcedure
+    .input(
+      StreamInput.extend({
+        code: z.string().min(1).max(100 * 1024),
+        initialState: z.json().optional(),
+        last: z.number().int().min(1).max(1000).optional(),
+        events: z.array(z.json()).max(1000).optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const stream = await findStream(ctx, input.stream);
+      const now = Date.now();
+      const events = input.events
+        ? input.events.map((body, i) => ({ index: i, bodyJson: JSON.stringify(body ?? null), receivedAt: now }))
+        : (await readEvents({ streamId: stream.id, start: Math.max(0, stream.length - (input.last ?? 20)), end: stream.length, db: ctx.db })).map((e) => ({
+            index: e.index,
+            bodyJson: e.bodyJson,
+            receivedAt: e.receivedAt.getTime(),
+          }));
+      const result = await foldBatch({
+        cacheKey: `dry:${hashToken(input.code).slice(0, 24)}`,
+        code: input.code,
+        stateJson: JSON.stringify(input.initialState ?? null),
+        events,
+        stream: { team: ctx.team.slug, name: stream.slug, length: stream.length },
+        collectStates: true,
+      });
+      return {
+        steps: events.slice(0, result.folded).map((e, i) => ({ index: e.index, event: JSON.parse(e.bodyJson), state: JSON.parse(result.states?.[i] ?? 'null') })),
+        state: JSON.parse(result.stateJson),
+        effects: result.effects,
+        error: result.error ?? null,
+      };
+    }),
+});

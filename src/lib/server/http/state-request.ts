@@ -1,0 +1,85 @@
+// GET /s/{team}/{stream}/state/{reducer}: the reducer's state, with read-your-writes (`?after=i`),
+// and its Server-Sent Events of state changes.
+import { AppError } from '../errors.ts';
+import { env } from '../env.ts';
+import { channelFor, nextMessage } from '../notify.ts';
+import { readReducerState, type ReducerStateView } from '../reducers/read-state.ts';
+import { intParam } from './read-request.ts';
+import { jsonText } from './respond.ts';
+import type { StreamContext } from './stream-route.ts';
+
+const MAX_AFTER_WAIT_MS = 30_000;
+
+async function current(ctx: StreamContext): Promise<ReducerStateView> {
+  const name = ctx.event.params.reducer!;
+  const view = await readReducerState({ streamId: ctx.stream.id, name });
+  if (!view) throw new AppError('not_found', `No reducer \`${name}\` on stream \`${ctx.stream.slug}\`.`);
+  return view;
+}
+
+function etag(view: ReducerStateView): string {
+  return `W/"${view.version}-${view.folded}"`;
+}
+
+/** Waits until event `after` is folded into the live state; refuses to answer with a state that misses it. */
+async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerStateView> {
+  const deadline = Date.now() + MAX_AFTER_WAIT_MS;
+  let view = await current(ctx);
+  while (view.folded <= after) {
+    if (view.status === 'errored' && !view.replay && view.errorIndex !== null && view.errorIndex <= after) {
+      throw new AppError('conflict', `The reducer stopped at event ${view.errorIndex} (${view.errorMessage}); event ${after} will not be folded until it is fixed.`);
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new AppError('not_folded', `Event ${after} is not folded yet (${view.folded} folded so far); try again.`, { retryAfter: 1 });
+    await nextMessage(channelFor('folded', view.reducerId), ctx.event.request.signal, Math.min(250, left));
+    if (ctx.event.request.signal.aborted) throw new AppError('bad_request', 'The client went away.');
+    view = await current(ctx);
+  }
+  return view;
+}
+
+export async function readState(ctx: StreamContext): Promise<Response> {
+  const after = intParam(ctx.url, 'after', { min: 0 });
+  const view = after === undefined ? await current(ctx) : await waitFolded(ctx, after);
+  const headers = { etag: etag(view), 'pipet-folded': String(view.folded), 'cache-control': 'no-cache' };
+  if (ctx.event.request.headers.get('if-none-match') === headers.etag) return new Response(null, { status: 304, headers });
+  return jsonText(view.stateJson, { headers });
+}
+
+export async function tailState(ctx: StreamContext): Promise<Response> {
+  let view = await current(ctx);
+  const signal = ctx.event.request.signal;
+  const heartbeatMs = env().SSE_HEARTBEAT_MS;
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (text: string) => controller.enqueue(encoder.encode(text));
+      let sent = '';
+      let lastSent = 0;
+      send('retry: 2000\n\n');
+      try {
+        while (!signal.aborted) {
+          const tag = etag(view);
+          if (tag !== sent) {
+            send(`id: ${view.folded}\ndata: {"folded":${view.folded},"state":${view.stateJson}}\n\n`);
+            sent = tag;
+            lastSent = Date.now();
+          } else if (Date.now() - lastSent >= heartbeatMs) {
+            send(': heartbeat\n\n');
+            lastSent = Date.now();
+          }
+          await nextMessage(channelFor('folded', view.reducerId), signal, Math.min(1_000, heartbeatMs));
+          if (!signal.aborted) view = await current(ctx);
+        }
+      } catch {
+        /* client gone, reducer deleted or database trouble: the client reconnects */
+      }
+      try {
+        controller.close();
+      } catch {
+        /* already closed */
+      }
+    },
+  });
+  return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } });
+}

@@ -1,0 +1,68 @@
+// Cross-process wake-ups over Redis pub/sub: "stream X grew", "reducer Y folded". Best effort:
+// every waiter also re-reads PostgreSQL on a short timer, so a lost message (or Redis down)
+// costs latency, never correctness.
+import type { Redis } from 'ioredis';
+import { createRedis, redis, redisKey } from './redis.ts';
+
+type Listener = (message: string) => void;
+
+const listeners = new Map<string, Set<Listener>>();
+let subscriber: Redis | undefined;
+
+export function channelFor(kind: 'appended' | 'folded', id: string): string {
+  return redisKey(kind, id);
+}
+
+export async function publish(channel: string, message: string): Promise<void> {
+  await redis().publish(channel, message).catch(() => {});
+}
+
+function ensureSubscriber(): Redis {
+  if (!subscriber) {
+    subscriber = createRedis('subscriber');
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const listener of listeners.get(channel) ?? []) listener(message);
+    });
+  }
+  return subscriber;
+}
+
+/** Calls `listener` for each message on `channel`; returns the unsubscribe. */
+export function subscribe(channel: string, listener: Listener): () => void {
+  let set = listeners.get(channel);
+  if (!set) {
+    set = new Set();
+    listeners.set(channel, set);
+    ensureSubscriber().subscribe(channel).catch(() => {});
+  }
+  set.add(listener);
+  return () => {
+    set.delete(listener);
+    if (set.size === 0 && listeners.get(channel) === set) {
+      listeners.delete(channel);
+      subscriber?.unsubscribe(channel).catch(() => {});
+    }
+  };
+}
+
+/** Resolves at the next message on `channel`, after `maxMs`, or on abort — whichever comes first. */
+export function nextMessage(channel: string, signal?: AbortSignal, maxMs = 1_000): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      off();
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, maxMs);
+    const off = subscribe(channel, done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function closeNotify(): Promise<void> {
+  listeners.clear();
+  const s = subscriber;
+  subscriber = undefined;
+  await s?.quit().catch(() => s.disconnect());
+}

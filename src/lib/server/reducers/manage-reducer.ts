@@ -1,0 +1,110 @@
+// Saving, replaying, resuming and skipping reducers. Each change takes the reducer's state row
+// lock; a fold batch racing with it fails its cursor/version guard and is simply re-done.
+import { Prisma } from '../db/generated/client.ts';
+import { db as defaultDb, type Db } from '../db/client.ts';
+import { AppError } from '../errors.ts';
+import { wakeFold } from '../queue/enqueue.ts';
+
+export const REDUCER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const MAX_CODE = 100 * 1024;
+
+export type UpsertReducerOptions = {
+  streamId: string;
+  name: string;
+  code: string;
+  initialState?: unknown;
+  /** New code: true replays from index 0 (effects suppressed up to the current head); false continues from the cursor. */
+  replay?: boolean;
+  db?: Db;
+};
+
+function jsonValue(value: unknown): Prisma.InputJsonValue | typeof Prisma.JsonNull {
+  return value === null || value === undefined ? Prisma.JsonNull : (value as Prisma.InputJsonValue);
+}
+
+export async function upsertReducer({ streamId, name, code, initialState = null, replay = false, db = defaultDb() }: UpsertReducerOptions) {
+  if (!REDUCER_NAME.test(name)) throw new AppError('bad_request', 'Reducer names are 1-63 lowercase letters, digits and dashes.');
+  if (!code.trim()) throw new AppError('bad_request', 'The reducer code is empty.');
+  if (code.length > MAX_CODE) throw new AppError('payload_too_large', `Reducer code may be at most ${MAX_CODE} characters.`);
+  if (JSON.stringify(initialState ?? null).length > 1024 * 1024) throw new AppError('payload_too_large', 'The initial state may be at most 1 MiB of JSON.');
+  const result = await db.$transaction(async (tx) => {
+    const stream = await tx.stream.findUniqueOrThrow({ where: { id: streamId }, select: { length: true } });
+    const existing = await tx.reducer.findUnique({ where: { streamId_name: { streamId, name } } });
+    if (!existing) {
+      const reducer = await tx.reducer.create({
+        data: {
+          streamId,
+          name,
+          code,
+          initialState: jsonValue(initialState),
+          version: 1,
+          versions: { create: { version: 1, code, initialState: jsonValue(initialState) } },
+          // A new reducer folds the whole history, quietly: effects of events already in the
+          // stream are recorded as suppressed, like a replay's.
+          state: { create: { version: 1, state: jsonValue(initialState), cursor: 0, suppressUntil: stream.length } },
+        },
+      });
+      return { reducer, created: true, changed: true };
+    }
+    await tx.$executeRaw`SELECT 1 FROM "ReducerState" WHERE "reducerId" = ${existing.id}::uuid FOR UPDATE`;
+    const sameCode = existing.code === code && JSON.stringify(existing.initialState) === JSON.stringify(initialState ?? null);
+    if (sameCode && !replay) return { reducer: existing, created: false, changed: false };
+    const version = existing.version + 1;
+    await tx.reducerVersion.create({ data: { reducerId: existing.id, version, code, initialState: jsonValue(initialState) } });
+    const reducer = await tx.reducer.update({ where: { id: existing.id }, data: { code, initialState: jsonValue(initialState), version } });
+    const clearError = { status: 'active' as const, errorMessage: null, errorStack: null, errorIndex: null, erroredAt: null };
+    if (replay) {
+      await tx.reducerState.update({
+        where: { reducerId: existing.id },
+        data: { ...clearError, replayVersion: version, replayState: jsonValue(initialState), replayCursor: 0, replayUntil: stream.length },
+      });
+    } else {
+      // Continue from here: the new code takes over at the live cursor (after a fix, that is the
+      // failing event). A replay in progress is abandoned.
+      await tx.reducerState.update({
+        where: { reducerId: existing.id },
+        data: { ...clearError, version, replayVersion: null, replayState: Prisma.DbNull, replayCursor: null, replayUntil: null },
+      });
+    }
+    return { reducer, created: false, changed: true };
+  });
+  if (result.changed) await wakeFold(streamId);
+  return result;
+}
+
+/** Replays the current code from index 0 as a new version; the old state stays readable meanwhile. */
+export async function replayReducer({ reducerId, db = defaultDb() }: { reducerId: string; db?: Db }) {
+  const reducer = await db.reducer.findUniqueOrThrow({ where: { id: reducerId } });
+  return upsertReducer({ streamId: reducer.streamId, name: reducer.name, code: reducer.code, initialState: reducer.initialState, replay: true, db });
+}
+
+/** After a fix (or a transient failure): retry the failing event. */
+export async function resumeReducer({ reducerId, db = defaultDb() }: { reducerId: string; db?: Db }) {
+  const state = await db.reducerState.findUniqueOrThrow({ where: { reducerId }, include: { reducer: { select: { streamId: true } } } });
+  if (state.status !== 'errored') throw new AppError('conflict', 'This reducer is not stopped on an error.');
+  await db.reducerState.update({ where: { reducerId }, data: { status: 'active', errorMessage: null, errorStack: null, errorIndex: null, erroredAt: null } });
+  await wakeFold(state.reducer.streamId);
+}
+
+/** Skips the failing event (recorded in `skipped`) and goes on from the next one. */
+export async function skipFailingEvent({ reducerId, db = defaultDb() }: { reducerId: string; db?: Db }) {
+  const state = await db.reducerState.findUniqueOrThrow({ where: { reducerId }, include: { reducer: { select: { streamId: true } } } });
+  if (state.status !== 'errored' || state.errorIndex === null) throw new AppError('conflict', 'This reducer is not stopped on an error.');
+  const next = state.errorIndex + 1;
+  const replaying = state.replayVersion !== null;
+  const { count } = await db.reducerState.updateMany({
+    where: { reducerId, status: 'errored', errorIndex: state.errorIndex },
+    data: {
+      status: 'active',
+      errorMessage: null,
+      errorStack: null,
+      errorIndex: null,
+      erroredAt: null,
+      skipped: { push: state.errorIndex },
+      ...(replaying ? { replayCursor: next } : { cursor: next }),
+    },
+  });
+  if (count === 0) throw new AppError('conflict', 'The reducer changed meanwhile; reload and try again.');
+  await wakeFold(state.reducer.streamId);
+  return { skipped: state.errorIndex };
+}

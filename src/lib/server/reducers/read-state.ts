@@ -1,0 +1,34 @@
+import { db as defaultDb, type DbTx } from '../db/client.ts';
+
+export type ReducerStateView = {
+  reducerId: string;
+  version: number;
+  stateJson: string;
+  folded: number;
+  status: 'active' | 'errored' | 'paused';
+  errorMessage: string | null;
+  errorIndex: number | null;
+  replay: { version: number; folded: number; until: number } | null;
+};
+
+/** The readable (live) state of a stream's reducer by name; during a replay, the old state. */
+export async function readReducerState({ streamId, name, db = defaultDb() }: { streamId: string; name: string; db?: DbTx }): Promise<ReducerStateView | null> {
+  const rows = await db.$queryRaw<
+    { reducerId: string; version: number; state: string | null; cursor: number; status: ReducerStateView['status']; errorMessage: string | null; errorIndex: number | null; replayVersion: number | null; replayCursor: number | null; replayUntil: number | null }[]
+  >`SELECT r.id AS "reducerId", rs.version, rs.state::text AS state, rs.cursor, rs.status::text AS status, rs."errorMessage", rs."errorIndex",
+           rs."replayVersion", rs."replayCursor", rs."replayUntil"
+    FROM "Reducer" r JOIN "ReducerState" rs ON rs."reducerId" = r.id
+    WHERE r."streamId" = ${streamId}::uuid AND r.name = ${name}`;
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    reducerId: r.reducerId,
+    version: r.version,
+    stateJson: r.state ?? 'null',
+    folded: r.cursor,
+    status: r.status,
+    errorMessage: r.errorMessage,
+    errorIndex: r.errorIndex,
+    replay: r.replayVersion === null ? null : { version: r.replayVersion, folded: r.replayCursor ?? 0, until: r.replayUntil ?? 0 },
+  };
+}
