@@ -1,0 +1,16 @@
+import type { PageServerLoad } from './$types';
+import { serverCaller } from '$lib/server/trpc/server-caller.ts';
+
+export const load: PageServerLoad = async (event) => {
+  const { team } = await event.parent();
+  const api = await serverCaller(event);
+  const input = { team: team.slug };
+  const admin = team.role !== 'member';
+  const [streams, members, keys, invites] = await Promise.all([
+    api.stream.list(input),
+    api.member.list(input),
+    admin ? api.apiKey.list(input) : [],
+    admin ? api.invite.list(input) : [],
+  ]);
+  return { streams, members, keys, invites };
+};
