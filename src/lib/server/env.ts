@@ -29,6 +29,13 @@ const EnvSchema = z.object({
   EMAIL_FROM: z.string().default('Pipet <noreply@pipet.localhost>'),
   ALLOW_PRIVATE_WEBHOOKS: flag,
   SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(10_000),
+  // Effects (issue 5): webhook timeout, and the delays before each delivery attempt (the first is
+  // the initial attempt; after the last one the effect is failed). Units ms|s|m|h|d, bare = ms.
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*\d+(ms|s|m|h|d)?\s*(,\s*\d+(ms|s|m|h|d)?\s*)*$/, 'a comma-separated list of delays like 0,5s,5m,2h')
+    .default('0,5s,5m,30m,2h,5h,10h,10h'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

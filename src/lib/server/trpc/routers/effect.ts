@@ -1,4 +1,98 @@
-// The `effect` router. (Filled in by its issue.)
-import { router } from '../init.ts';
+// Effects: what reducers asked for and what became of it (list, get with attempts, retry), and the
+// team's email outbox. Every query is scoped to ctx.team: another team's effect is NOT_FOUND.
+import { z } from 'zod';
+import { router, teamProcedure } from '../init.ts';
+import { AppError } from '../../errors.ts';
+import { retryEffects } from '../../effects/retry-effects.ts';
 
-export const effectRouter = router({});
+const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/);
+const ReducerName = z.string().min(1).max(100);
+const Page = { cursor: z.string().max(200).optional(), limit: z.number().int().min(1).max(100).default(50) };
+
+export const EffectListInput = z.object({
+  stream: Slug.optional(),
+  reducer: ReducerName.optional(),
+  status: z.enum(['pending', 'delivered', 'failed', 'suppressed']).optional(),
+  kind: z.enum(['webhook', 'email', 'timer']).optional(),
+  ...Page,
+});
+
+export const EffectRetryInput = z.union([
+  z.object({ id: z.string().min(1).max(200) }),
+  z.object({ stream: Slug, reducer: ReducerName }),
+]);
+
+const effectSelect = {
+  id: true,
+  kind: true,
+  status: true,
+  payload: true,
+  attempts: true,
+  nextAttemptAt: true,
+  lastError: true,
+  deliveredAt: true,
+  createdAt: true,
+  version: true,
+  eventIndex: true,
+  ordinal: true,
+  reducer: { select: { name: true, stream: { select: { slug: true } } } },
+} as const;
+
+type Selected = { reducer: { name: string; stream: { slug: string } } };
+const flatten = <T extends Selected>({ reducer, ...rest }: T) => ({ ...rest, stream: reducer.stream.slug, reducer: reducer.name });
+
+export const effectRouter = router({
+  list: teamProcedure.input(EffectListInput).query(async ({ ctx, input }) => {
+    const rows = await ctx.db.effect.findMany({
+      where: {
+        teamId: ctx.team.id,
+        status: input.status,
+        kind: input.kind,
+        ...(input.stream || input.reducer ? { reducer: { name: input.reducer, stream: input.stream ? { slug: input.stream } : undefined } } : {}),
+      },
+      select: effectSelect,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: input.limit + 1,
+      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+    });
+    const more = rows.length > input.limit;
+    const items = rows.slice(0, input.limit).map(flatten);
+    return { items, nextCursor: more ? items[items.length - 1].id : null };
+  }),
+
+  get: teamProcedure.input(z.object({ id: z.string().min(1).max(200) })).query(async ({ ctx, input }) => {
+    const effect = await ctx.db.effect.findFirst({
+      where: { id: input.id, teamId: ctx.team.id },
+      select: { ...effectSelect, attemptLog: { orderBy: { startedAt: 'asc' }, select: { startedAt: true, durationMs: true, statusCode: true, error: true, responseExcerpt: true } } },
+    });
+    if (!effect) throw new AppError('not_found', `No effect \`${input.id}\`.`);
+    const { attemptLog, ...rest } = effect;
+    return { ...flatten(rest), attemptLog };
+  }),
+
+  /** One failed effect (`id`), or every failed effect of a reducer (`stream` + `reducer`). */
+  retry: teamProcedure.input(EffectRetryInput).mutation(async ({ ctx, input }) => {
+    if ('id' in input) {
+      const effect = await ctx.db.effect.findFirst({ where: { id: input.id, teamId: ctx.team.id }, select: { status: true } });
+      if (!effect) throw new AppError('not_found', `No effect \`${input.id}\`.`);
+      if (effect.status !== 'failed') throw new AppError('conflict', `Effect \`${input.id}\` is ${effect.status}; only failed effects can be retried.`);
+      return retryEffects({ teamId: ctx.team.id, effectId: input.id, db: ctx.db });
+    }
+    const reducer = await ctx.db.reducer.findFirst({ where: { name: input.reducer, stream: { slug: input.stream, teamId: ctx.team.id } }, select: { id: true } });
+    if (!reducer) throw new AppError('not_found', `No reducer \`${input.reducer}\` on stream \`${input.stream}\`.`);
+    return retryEffects({ teamId: ctx.team.id, reducerId: reducer.id, db: ctx.db });
+  }),
+
+  /** The team's emails, newest first: sent through SMTP, failed, or stored (no SMTP configured). */
+  emails: teamProcedure.input(z.object({ ...Page, cursor: z.uuid().optional() })).query(async ({ ctx, input }) => {
+    const rows = await ctx.db.emailMessage.findMany({
+      where: { teamId: ctx.team.id },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: input.limit + 1,
+      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+    });
+    const more = rows.length > input.limit;
+    const items = rows.slice(0, input.limit).map(({ teamId: _teamId, ...rest }) => rest);
+    return { items, nextCursor: more ? items[items.length - 1].id : null };
+  }),
+});

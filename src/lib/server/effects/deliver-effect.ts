@@ -1,0 +1,109 @@
+// One delivery attempt of an effect, whatever its kind: claim the row, act, record the attempt and
+// decide what comes next (delivered, a retry at the schedule's next delay, or failed for good).
+import { ZodError } from 'zod';
+import { db as defaultDb, type Db } from '../db/client.ts';
+import { env } from '../env.ts';
+import { AppError } from '../errors.ts';
+import { appendEvents } from '../streams/append-events.ts';
+import { deliverWebhook, EXCERPT_CHARS, type WebhookAttempt } from './deliver-webhook.ts';
+import { enqueueEffect } from './enqueue-effect.ts';
+import { EmailPayload, TimerPayload, WebhookPayload } from './payloads.ts';
+import { planNextStep, retrySchedule } from './retry-schedule.ts';
+import { sendEmail } from './send-email.ts';
+
+// A job may run a little before the row says (clocks of different machines); not more.
+const EARLY_TOLERANCE_MS = 1_000;
+
+type Attempt = WebhookAttempt;
+type EffectRow = { id: string; teamId: string; streamId: string; kind: 'webhook' | 'email' | 'timer'; payload: unknown; team: { signingSecret: string } };
+
+export type DeliverEffectOptions = { effectId: string; db?: Db };
+export type DeliverEffectResult =
+  | { outcome: 'missing' | 'not_due' | 'busy' }
+  | { outcome: 'skipped'; status: string }
+  | { outcome: 'delivered' | 'failed' | 'pending'; attempts: number; nextAttemptAt?: Date };
+
+/**
+ * Runs the attempt an effect is due for. Idempotent: a delivered, failed or suppressed effect is
+ * left alone, and a conditional claim (a lease on `nextAttemptAt`) lets only one worker attempt at
+ * a time. A worker dying mid-attempt leaves the lease to expire; the sweep then retries.
+ */
+export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffectOptions): Promise<DeliverEffectResult> {
+  const effect = await db.effect.findUnique({ where: { id: effectId }, include: { team: { select: { signingSecret: true } } } });
+  if (!effect) return { outcome: 'missing' };
+  if (effect.status !== 'pending') return { outcome: 'skipped', status: effect.status };
+
+  const now = Date.now();
+  if (effect.kind === 'timer') {
+    // Timer rows are due at payload.dueAt; a row stored without that as nextAttemptAt is corrected.
+    const dueAt = Date.parse((effect.payload as { dueAt?: string } | null)?.dueAt ?? '');
+    if (Number.isFinite(dueAt) && dueAt > effect.nextAttemptAt.getTime()) {
+      const moved = await db.effect.updateMany({ where: { id: effectId, status: 'pending', attempts: effect.attempts }, data: { nextAttemptAt: new Date(dueAt) } });
+      if (moved.count === 1) await enqueueEffect({ ...effect, nextAttemptAt: new Date(dueAt) });
+      return { outcome: 'not_due' };
+    }
+  }
+  if (effect.nextAttemptAt.getTime() > now + EARLY_TOLERANCE_MS) return { outcome: 'not_due' };
+
+  const lease = new Date(now + env().WEBHOOK_TIMEOUT_MS + 60_000);
+  const claimed = await db.effect.updateMany({
+    where: { id: effectId, status: 'pending', attempts: effect.attempts, nextAttemptAt: { lte: new Date(now + EARLY_TOLERANCE_MS) } },
+    data: { nextAttemptAt: lease },
+  });
+  if (claimed.count === 0) return { outcome: 'busy' };
+
+  const startedAt = new Date();
+  const attempt = await attemptEffect(effect, db);
+  const durationMs = Date.now() - startedAt.getTime();
+  const attempts = effect.attempts + 1;
+  const step = planNextStep({ attempts, result: attempt.result, schedule: retrySchedule(), now: new Date() });
+  const error = attempt.error?.slice(0, 2000);
+  await db.$transaction([
+    db.effectAttempt.create({
+      data: { effectId, startedAt, durationMs, statusCode: attempt.statusCode ?? null, error: error ?? null, responseExcerpt: attempt.responseExcerpt?.slice(0, EXCERPT_CHARS) ?? null },
+    }),
+    db.effect.update({
+      where: { id: effectId },
+      data: {
+        attempts,
+        status: step.status,
+        lastError: step.status === 'delivered' ? null : (error ?? 'Failed.'),
+        deliveredAt: step.status === 'delivered' ? new Date() : undefined,
+        nextAttemptAt: step.status === 'pending' ? step.nextAttemptAt : undefined,
+      },
+    }),
+  ]);
+  if (step.status === 'pending') {
+    await enqueueEffect({ id: effectId, kind: effect.kind, nextAttemptAt: step.nextAttemptAt, attempts });
+    return { outcome: 'pending', attempts, nextAttemptAt: step.nextAttemptAt };
+  }
+  return { outcome: step.status, attempts };
+}
+
+/** Performs the effect once. Never throws: bad payloads are permanent failures, IO errors retryable. */
+async function attemptEffect(effect: EffectRow, db: Db): Promise<Attempt> {
+  try {
+    if (effect.kind === 'webhook') {
+      const payload = WebhookPayload.parse(effect.payload);
+      return await deliverWebhook({ id: effect.id, secret: effect.team.signingSecret, payload, timeoutMs: env().WEBHOOK_TIMEOUT_MS });
+    }
+    if (effect.kind === 'email') {
+      const email = EmailPayload.parse(effect.payload);
+      const sent = await sendEmail({ teamId: effect.teamId, email, effectId: effect.id, db });
+      return {
+        result: 'delivered',
+        responseExcerpt: sent.status === 'sent' ? `Sent through SMTP${sent.messageId ? ` as ${sent.messageId}` : ''}.` : "Stored in the team's outbox (SMTP_URL is not set).",
+      };
+    }
+    const timer = TimerPayload.parse(effect.payload);
+    const appended = await appendEvents({ streamId: effect.streamId, bodies: [timer.event], idempotencyKey: effect.id, db });
+    return { result: 'delivered', responseExcerpt: `Appended as element ${appended.first}${appended.replayed ? ' (by an earlier run of this timer)' : ''}.` };
+  } catch (error) {
+    if (error instanceof ZodError) {
+      return { result: 'permanent', error: `Invalid ${effect.kind} payload: ${error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}` };
+    }
+    if (error instanceof AppError && error.code !== 'unavailable' && error.code !== 'internal') return { result: 'permanent', error: error.message };
+    const smtpCode = (error as { responseCode?: number }).responseCode;
+    return { result: 'retryable', statusCode: typeof smtpCode === 'number' ? smtpCode : undefined, error: (error as Error).message ?? String(error) };
+  }
+}
