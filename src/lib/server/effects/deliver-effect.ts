@@ -7,9 +7,9 @@ import { AppError } from '../errors.ts';
 import { appendEvents } from '../streams/append-events.ts';
 import { deliverWebhook, EXCERPT_CHARS, type WebhookAttempt } from './deliver-webhook.ts';
 import { enqueueEffect } from './enqueue-effect.ts';
-import { EmailPayload, TimerPayload, WebhookPayload } from './payloads.ts';
+import { TimerPayload, WebhookPayload } from './payloads.ts';
 import { planNextStep, retrySchedule } from './retry-schedule.ts';
-import { sendEmail } from './send-email.ts';
+import { sendEmail, type EmailInput } from './send-email.ts';
 
 // A job may run a little before the row says (clocks of different machines); not more.
 const EARLY_TOLERANCE_MS = 1_000;
@@ -88,8 +88,8 @@ async function attemptEffect(effect: EffectRow, db: Db): Promise<Attempt> {
       return await deliverWebhook({ id: effect.id, secret: effect.team.signingSecret, payload, timeoutMs: env().WEBHOOK_TIMEOUT_MS });
     }
     if (effect.kind === 'email') {
-      const email = EmailPayload.parse(effect.payload);
-      const sent = await sendEmail({ teamId: effect.teamId, email, effectId: effect.id, db });
+      // sendEmail validates (EmailPayload) itself; a ZodError from it is a permanent failure below.
+      const sent = await sendEmail({ teamId: effect.teamId, email: effect.payload as EmailInput, effectId: effect.id, db });
       return {
         result: 'delivered',
         responseExcerpt: sent.status === 'sent' ? `Sent through SMTP${sent.messageId ? ` as ${sent.messageId}` : ''}.` : "Stored in the team's outbox (SMTP_URL is not set).",
