@@ -2,7 +2,17 @@
 // Rows come first (the fold's transaction); jobs are best effort and the sweep re-creates any lost.
 import { enqueue, queue } from '../queue/enqueue.ts';
 
-export type EnqueueableEffect = { id: string; kind: 'webhook' | 'email' | 'timer' | string; nextAttemptAt: Date | string; attempts?: number };
+/**
+ * What enqueueing needs of an Effect row. `nextAttemptAt` defaults to now; a timer's `payload.dueAt`
+ * (when given) is honoured too, so the fold can pass its stored effects as they are.
+ */
+export type EnqueueableEffect = { id: string; kind: 'webhook' | 'email' | 'timer' | string; nextAttemptAt?: Date | string; attempts?: number; payload?: unknown };
+
+function dueTime({ kind, nextAttemptAt, payload }: EnqueueableEffect): number {
+  const next = nextAttemptAt === undefined ? Date.now() : new Date(nextAttemptAt).getTime();
+  const dueAt = kind === 'timer' ? Date.parse((payload as { dueAt?: string } | null | undefined)?.dueAt ?? '') : NaN;
+  return Number.isFinite(dueAt) ? Math.max(next, dueAt) : next;
+}
 
 function queueFor(kind: string): 'deliver' | 'timers' {
   return kind === 'timer' ? 'timers' : 'deliver';
@@ -17,9 +27,9 @@ export function effectJobId({ id, kind, attempts = 0 }: Pick<EnqueueableEffect, 
   return `${kind === 'timer' ? 'timer' : 'deliver'}-${id.replaceAll(':', '_')}-${attempts}`;
 }
 
-/** Enqueues an effect's next attempt at its `nextAttemptAt` (for timers, the fold sets it to dueAt). */
+/** Enqueues an effect's next attempt, delayed until it is due. Best effort: false when Redis is away. */
 export async function enqueueEffect(effect: EnqueueableEffect): Promise<boolean> {
-  const delay = Math.max(0, new Date(effect.nextAttemptAt).getTime() - Date.now());
+  const delay = Math.max(0, dueTime(effect) - Date.now());
   return enqueue(queueFor(effect.kind), effectJobId(effect), { effectId: effect.id }, delay);
 }
 
