@@ -74,6 +74,12 @@ describe('accounts over HTTP', () => {
     // A script with the manage key, no cookie.
     const script = browser().api(bearer(manage.key));
     expect((await script.stream.list.query({ team })).map((s) => [s.slug, s.length])).toEqual([['signups', 1]]);
+    // The README's curl form: superjson's `{"json": …}` envelope, no batching.
+    const listed = await fetch(`${base}/api/trpc/stream.list?input=${encodeURIComponent(JSON.stringify({ json: { team } }))}`, { headers: bearer(manage.key) });
+    expect((await listed.json()).result.data.json.map((s: { slug: string }) => s.slug)).toEqual(['signups']);
+    const created = await postJson(`${base}/api/trpc/stream.create`, { json: { team, stream: 'orders', publicWrite: true } }, bearer(manage.key));
+    expect((await created.json()).result.data.json).toMatchObject({ slug: 'orders', publicWrite: true });
+    await script.stream.delete.mutate({ team, stream: 'orders', confirm: 'orders' });
 
     const bobEmail = `${uniqueSlug('bob')}@example.com`;
     const invite = await api.invite.create.mutate({ team, email: bobEmail, role: 'member' });
