@@ -1,0 +1,60 @@
+// Installs a recipe into a team in one transaction: its streams (existing ones are reused), its
+// reducers (new; a name already taken on the stream is a conflict) and team settings.
+import { z } from 'zod';
+import { Prisma } from '../db/generated/client.ts';
+import { db as defaultDb, type Db } from '../db/client.ts';
+import { AppError } from '../errors.ts';
+import { wakeFold } from '../queue/enqueue.ts';
+import { findRecipe, RECIPES } from './index.ts';
+
+export type InstallRecipeOptions = { teamId: string; recipe: string; params: unknown; db?: Db };
+export type InstallRecipeResult = { recipe: string; streams: { slug: string; created: boolean }[]; reducers: { stream: string; name: string }[] };
+
+const json = (v: unknown) => (v === null || v === undefined ? Prisma.JsonNull : (v as Prisma.InputJsonValue));
+
+export async function installRecipe({ teamId, recipe: name, params, db = defaultDb() }: InstallRecipeOptions): Promise<InstallRecipeResult> {
+  const recipe = findRecipe(name);
+  if (!recipe) throw new AppError('not_found', `No recipe \`${name}\`. Recipes: ${RECIPES.map((r) => r.name).join(', ')}.`);
+  const parsed = recipe.params.safeParse(params ?? {});
+  if (!parsed.success) throw new AppError('bad_request', parsed.error.issues.map((i) => `params.${i.path.join('.')}: ${i.message}`).join('; '));
+  const plan = recipe.build(parsed.data);
+
+  const result = await db.$transaction(async (tx) => {
+    const streams = new Map<string, { id: string; length: number; created: boolean }>();
+    for (const s of plan.streams) {
+      const existing = await tx.stream.findUnique({ where: { teamId_slug: { teamId, slug: s.slug } }, select: { id: true, length: true } });
+      streams.set(s.slug, existing ? { ...existing, created: false } : { ...(await tx.stream.create({ data: { teamId, slug: s.slug, name: s.name }, select: { id: true, length: true } })), created: true });
+    }
+    for (const r of plan.reducers) {
+      const stream = streams.get(r.stream)!;
+      const taken = await tx.reducer.findUnique({ where: { streamId_name: { streamId: stream.id, name: r.name } }, select: { id: true } });
+      if (taken) throw new AppError('conflict', `Stream \`${r.stream}\` already has a reducer \`${r.name}\`; install into another stream (params.stream).`);
+      // As a newly saved reducer: version 1, folding the whole history with effects of events
+      // already in the stream suppressed.
+      await tx.reducer.create({
+        data: {
+          streamId: stream.id,
+          name: r.name,
+          code: r.code,
+          initialState: json(r.initialState),
+          version: 1,
+          versions: { create: { version: 1, code: r.code, initialState: json(r.initialState) } },
+          state: { create: { version: 1, state: json(r.initialState), cursor: 0, suppressUntil: stream.length } },
+        },
+      });
+    }
+    if (plan.team?.emailFrom) await tx.team.update({ where: { id: teamId }, data: { emailFrom: plan.team.emailFrom } });
+    return streams;
+  });
+  await Promise.all([...result.values()].map((s) => wakeFold(s.id)));
+  return {
+    recipe: recipe.name,
+    streams: [...result.entries()].map(([slug, s]) => ({ slug, created: s.created })),
+    reducers: plan.reducers.map((r) => ({ stream: r.stream, name: r.name })),
+  };
+}
+
+/** The catalogue for `recipe.list`: parameters as JSON Schema, for forms and for curl users. */
+export function listRecipes() {
+  return RECIPES.map((r) => ({ name: r.name, title: r.title, description: r.description, params: z.toJSONSchema(r.params, { io: 'input' }) }));
+}
