@@ -76,7 +76,7 @@ describe('errors', () => {
     expect(stopped).toMatchObject({ status: 'errored', errorIndex: 2, folded: 2, state: 3 });
     expect(stopped.errorMessage).toContain('bad event');
     const row = await db().reducerState.findUniqueOrThrow({ where: { reducerId: stopped.reducerId } });
-    expect(row.errorStack).toContain('bad event');
+    expect(row.errorStack).toContain('reducer.js:1');
     expect(row.errorStack).not.toContain('/work/');
     expect((await state(streamId, 'other')).state).toBe(4);
 

@@ -89,8 +89,10 @@ async function foldOnce({ reducerId, stream, batchSize, db }: { reducerId: strin
     if (error instanceof LostRace) return { folded: 0, done: true };
     throw error;
   }
-  if (!track.replay && result.folded > 0) await publish(channelFor('folded', reducerId), String(track.cursor + result.folded));
-  return { folded: result.folded, done: !!result.error || result.folded < events.length || track.cursor + result.folded >= track.length };
+  const next = track.cursor + result.folded;
+  if (!track.replay && result.folded > 0) await publish(channelFor('folded', reducerId), String(next));
+  if (track.replay && !result.error && next >= track.length) await promoteReplay(reducerId, { ...track, cursor: next }, db);
+  return { folded: result.folded, done: !!result.error || result.folded < events.length || next >= track.length };
 }
 
 type StoredEffect = { id: string; kind: RecordedEffect['kind']; payload: RecordedEffect['payload']; status: 'pending' | 'suppressed'; eventIndex: number };
