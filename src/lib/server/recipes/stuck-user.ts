@@ -7,7 +7,8 @@ const Params = z.object({
   stream: z.string().regex(SLUG).default('onboarding'),
   hours: z.number().positive().max(24 * 90).default(24),
   doneStep: z.string().min(1).max(100).default('first_event_sent'),
-  from: z.string().email().optional(),
+  // `ada@acme.example` or `Acme <ada@acme.example>`
+  from: z.string().max(320).regex(/^(?:[^<>\r\n]{1,100} <[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, 'an address, or a name and <address>').optional(),
   subject: z.string().min(1).max(200).default('Need a hand getting set up?'),
 });
 

@@ -1,0 +1,107 @@
+// Recipes through the API: the catalogue, installing in one transaction, and the stuck-user recipe
+// end to end — events in, a worker folding and delivering, the right email at a real SMTP server.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SMTPServer } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
+import { useOwnDatabase, makeTeam } from '../helpers/context.ts';
+import { startWorkerProcess, type Running } from '../helpers/server.ts';
+
+const ctx = await useOwnDatabase('recipes');
+const { db } = await import('../../src/lib/server/db/client.ts');
+const { createCaller } = await import('../../src/lib/server/trpc/root.ts');
+const { appendEvents } = await import('../../src/lib/server/streams/append-events.ts');
+
+const mails: { to: string[]; raw: string }[] = [];
+const smtp = new SMTPServer({
+  authOptional: true,
+  disabledCommands: ['STARTTLS'],
+  logger: false,
+  onData(stream, session, callback) {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
+      callback();
+    });
+  },
+});
+
+let team: { id: string; slug: string };
+let owner: ReturnType<typeof createCaller>;
+let member: ReturnType<typeof createCaller>;
+let worker: Running | undefined;
+
+async function as(role: 'owner' | 'member') {
+  const user = await db().user.create({ data: { email: `${role}-${team.slug}@example.com`, passwordHash: 'x' } });
+  await db().membership.create({ data: { teamId: team.id, userId: user.id, role } });
+  return createCaller({ db: db(), caller: { kind: 'user', userId: user.id, email: user.email }, clientAddress: 'test' });
+}
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  team = await makeTeam(db());
+  owner = await as('owner');
+  member = await as('member');
+});
+afterAll(async () => {
+  await worker?.stop();
+  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+});
+
+describe('recipe router', () => {
+  it('lists the recipes with their parameters as JSON Schema', async () => {
+    const list = await member.recipe.list();
+    expect(list.map((r) => r.name)).toEqual(['stuck-user', 'form-submissions', 'threshold-alert', 'tic-tac-toe']);
+    expect(list[0].params).toMatchObject({ type: 'object', properties: { hours: { type: 'number', default: 24 } } });
+  });
+
+  it('installs streams and reducers, refuses a second install on the same stream, and checks params and roles', async () => {
+    const installed = await member.recipe.install({ team: team.slug, recipe: 'tic-tac-toe', params: { stream: 'game-1' } });
+    expect(installed).toEqual({ recipe: 'tic-tac-toe', streams: [{ slug: 'game-1', created: true }], reducers: [{ stream: 'game-1', name: 'board' }] });
+    const reducer = await db().reducer.findFirstOrThrow({ where: { name: 'board', stream: { slug: 'game-1', teamId: team.id } }, include: { state: true, versions: true } });
+    expect(reducer.versions).toHaveLength(1);
+    expect(reducer.state).toMatchObject({ version: 1, cursor: 0 });
+
+    await expect(member.recipe.install({ team: team.slug, recipe: 'tic-tac-toe', params: { stream: 'game-1' } })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(member.recipe.install({ team: team.slug, recipe: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(member.recipe.install({ team: team.slug, recipe: 'threshold-alert', params: { threshold: 'ten' } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(member.recipe.install({ team: team.slug, recipe: 'stuck-user', params: { from: 'x@example.com' } })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await db().stream.count({ where: { teamId: team.id } })).toBe(1);
+  });
+});
+
+describe('stuck-user recipe, end to end', () => {
+  it('emails the stuck user about their steps and docs, and nobody who wrote to support', async () => {
+    await owner.recipe.install({ team: team.slug, recipe: 'stuck-user', params: { hours: 1.5 / 3600, doneStep: 'deployed', from: 'Pipet Team <team@pipet.example>', subject: 'Stuck on setup?' } });
+    const stream = await db().stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: team.id, slug: 'onboarding' } } });
+    worker = startWorkerProcess({ ...ctx.env, SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, SWEEP_INTERVAL_MS: '300', RETRY_SCHEDULE: '0,200,200' });
+    await appendEvents({
+      streamId: stream.id,
+      bodies: [
+        { type: 'signup', user: 'ada', email: 'ada@example.com', name: 'Ada' },
+        { type: 'signup', user: 'bob', email: 'bob@example.com' },
+        { type: 'step_completed', user: 'ada', step: 'created a stream' },
+        { type: 'doc_viewed', user: 'ada', doc: 'Reducers 101' },
+        { type: 'support_email', user: 'bob' },
+      ],
+    });
+    const deadline = Date.now() + 20_000;
+    let state: { users: Record<string, { outcome: string | null }> } | null = null;
+    while (Date.now() < deadline) {
+      const row = await db().reducerState.findFirst({ where: { reducer: { streamId: stream.id, name: 'stuck-users' } } });
+      state = row?.state as typeof state;
+      if (state?.users.ada?.outcome && state.users.bob?.outcome && mails.length > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(state?.users.ada.outcome, worker.output()).toBe('emailed');
+    expect(state?.users.bob.outcome).toBe('not emailed: already reached out (wrote to support)');
+    expect(mails).toHaveLength(1);
+    expect(mails[0].to).toEqual(['ada@example.com']);
+    expect(mails[0].raw).toMatch(/^Subject: Stuck on setup\?$/m);
+    expect(mails[0].raw).toMatch(/^From: Pipet Team <team@pipet\.example>$/m);
+    expect(mails[0].raw).toContain('created a stream');
+    expect(mails[0].raw).toContain('Reducers 101');
+    // The checks came back as events in the stream itself.
+    expect((await db().stream.findUniqueOrThrow({ where: { id: stream.id } })).length).toBe(7);
+  });
+});
