@@ -1,7 +1,22 @@
-// Authorization rows for the `reducer` router: one row per procedure, keyed by its path ('reducer.list').
-// Until a procedure of this router has a row here, the matrix test fails and names it.
-// Presets (anyMember, adminUp, ownerOnly, personOnly, everyone) and the fixture world are in ./world.ts;
-// `input` may create extra fixtures (a reducer, an effect) through `w.db`.
-import type { MatrixRows } from './world.ts';
+// Authorization rows for the `reducer` router: members and up (and manage keys) manage reducers.
+import { expecting, type MatrixRows, type World } from './world.ts';
+import { upsertReducer } from '../../../src/lib/server/reducers/manage-reducer.ts';
 
-export const reducerRows: MatrixRows = {};
+async function withReducer(w: World, errored = false) {
+  const { reducer } = await upsertReducer({ streamId: w.stream.id, name: 'counter', code: '(n) => n + 1', initialState: 0, db: w.db });
+  if (errored) {
+    await w.db.reducerState.update({ where: { reducerId: reducer.id }, data: { status: 'errored', errorIndex: 0, errorMessage: 'boom', erroredAt: new Date() } });
+  }
+  return { team: w.team.slug, stream: w.stream.slug, name: 'counter' };
+}
+
+export const reducerRows: MatrixRows = {
+  'reducer.list': { input: (w) => ({ team: w.team.slug, stream: w.stream.slug }), expect: expecting('anyMember') },
+  'reducer.get': { input: (w) => withReducer(w), expect: expecting('anyMember') },
+  'reducer.upsert': { input: (w) => ({ team: w.team.slug, stream: w.stream.slug, name: 'fresh', code: '(s) => s', initialState: 0 }), expect: expecting('anyMember') },
+  'reducer.delete': { input: (w) => withReducer(w), expect: expecting('anyMember') },
+  'reducer.resume': { input: (w) => withReducer(w, true), expect: expecting('anyMember') },
+  'reducer.skip': { input: (w) => withReducer(w, true), expect: expecting('anyMember') },
+  'reducer.replay': { input: (w) => withReducer(w), expect: expecting('anyMember') },
+  'reducer.dryRun': { input: (w) => ({ team: w.team.slug, stream: w.stream.slug, code: '(n) => n + 1', initialState: 0, events: [1, 2] }), expect: expecting('anyMember') },
+};
