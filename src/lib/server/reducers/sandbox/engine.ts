@@ -212,7 +212,9 @@ export async function runFold(req: FoldRequest & { limits: Limits }, options: En
 
   const result = foldWith(entry, req, options);
   if (result.ok) {
-    if (result.value.error) discard(entry); // a runtime that failed is never reused
+    // A runtime that failed is never reused; nor one holding promise jobs, which never run here
+    // (reducers are synchronous) and would otherwise pile up.
+    if (result.value.error || entry.runtime.hasPendingJob()) discard(entry);
     return result.value;
   }
   // The fault escaped the driver (interrupt, or the engine itself ran out of memory): the runtime is
