@@ -1,7 +1,8 @@
-// Authorization rows for the `recipe` router: one row per procedure, keyed by its path ('recipe.list').
-// Until a procedure of this router has a row here, the matrix test fails and names it.
-// Presets (anyMember, adminUp, ownerOnly, personOnly, everyone) and the fixture world are in ./world.ts;
-// `input` may create extra fixtures (a reducer, an effect) through `w.db`.
-import type { MatrixRows } from './world.ts';
+// Authorization rows for the `recipe` router: the catalogue is for any signed-in caller with a
+// manage key or session; installing is for members of the team.
+import { expecting, type MatrixRows } from './world.ts';
 
-export const recipeRows: MatrixRows = {};
+export const recipeRows: MatrixRows = {
+  'recipe.list': { input: () => undefined, expect: expecting('everyone', { anonymous: 'UNAUTHORIZED', revokedKey: 'UNAUTHORIZED', ingestKey: 'FORBIDDEN' }) },
+  'recipe.install': { input: (w) => ({ team: w.team.slug, recipe: 'form-submissions', params: {} }), expect: expecting('anyMember') },
+};
