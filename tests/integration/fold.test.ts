@@ -58,11 +58,20 @@ describe('a reducer per JSON type of state', () => {
     expect((await state(streamId, name)).state).toEqual([...events, events[0]].reduce(reference as never, structuredClone(initial)));
   });
 
-  it('passes index and stream to the reducer', async () => {
-    const streamId = await newStream([1, 2]);
-    await upsertReducer({ streamId, name: 'meta', code: '(s, e, i, stream) => [...s, [i, stream.name.length > 0, typeof stream.team]]', initialState: [] });
+  it('passes index and stream, whose length is the length when the event was appended', async () => {
+    const streamId = await newStream([1, 2, 3]);
+    await upsertReducer({ streamId, name: 'meta', code: '(s, e, i, stream) => { stream.length = -1; return [...s, [i, stream.name.length > 0, typeof stream.team]]; }', initialState: [] });
+    await upsertReducer({ streamId, name: 'lengths', code: '(s, e, i, stream) => [...s, stream.length]', initialState: [] });
     await foldStream({ streamId });
-    expect((await state(streamId, 'meta')).state).toEqual([[0, true, 'string'], [1, true, 'string']]);
+    expect((await state(streamId, 'meta')).state).toEqual([[0, true, 'string'], [1, true, 'string'], [2, true, 'string']]);
+    expect((await state(streamId, 'lengths')).state).toEqual([1, 2, 3]);
+  });
+
+  it('refuses code that does not compile, before saving it', async () => {
+    const streamId = await newStream([]);
+    await expect(upsertReducer({ streamId, name: 'broken', code: '(s, e) => {', initialState: 0 })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringContaining('does not compile') });
+    await expect(upsertReducer({ streamId, name: 'notfn', code: '42', initialState: 0 })).rejects.toMatchObject({ code: 'bad_request' });
+    expect(await db().reducer.count({ where: { streamId } })).toBe(0);
   });
 });
 

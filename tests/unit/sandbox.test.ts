@@ -57,7 +57,8 @@ describe('folding', () => {
 
   it('passes the event, its index and the stream', async () => {
     const result = await fold('(s, e, i, stream) => [...(s ?? []), [e.v, i, stream.team, stream.name, stream.length]]', [{ v: 'a' }, { v: 'b' }]);
-    expect(JSON.parse(result.stateJson)).toEqual([['a', 0, 'acme', 'orders', 100], ['b', 1, 'acme', 'orders', 100]]);
+    // stream.length is the array's length when the event was appended: index + 1.
+    expect(JSON.parse(result.stateJson)).toEqual([['a', 0, 'acme', 'orders', 1], ['b', 1, 'acme', 'orders', 2]]);
   });
 
   it('gives each event the state as stored JSON, whatever the batch size', async () => {

@@ -4,6 +4,8 @@ import { Prisma } from '../db/generated/client.ts';
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { wakeFold } from '../queue/enqueue.ts';
+import { foldBatch } from './sandbox.ts';
+import { hashToken } from '../auth/tokens.ts';
 
 export const REDUCER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const MAX_CODE = 100 * 1024;
@@ -27,6 +29,7 @@ export async function upsertReducer({ streamId, name, code, initialState = null,
   if (!code.trim()) throw new AppError('bad_request', 'The reducer code is empty.');
   if (code.length > MAX_CODE) throw new AppError('payload_too_large', `Reducer code may be at most ${MAX_CODE} characters.`);
   if (JSON.stringify(initialState ?? null).length > 1024 * 1024) throw new AppError('payload_too_large', 'The initial state may be at most 1 MiB of JSON.');
+  await assertCompiles(code, initialState);
   const result = await db.$transaction(async (tx) => {
     const stream = await tx.stream.findUniqueOrThrow({ where: { id: streamId }, select: { length: true } });
     const existing = await tx.reducer.findUnique({ where: { streamId_name: { streamId, name } } });
@@ -107,4 +110,16 @@ export async function skipFailingEvent({ reducerId, db = defaultDb() }: { reduce
   if (count === 0) throw new AppError('conflict', 'The reducer changed meanwhile; reload and try again.');
   await wakeFold(state.reducer.streamId);
   return { skipped: state.errorIndex };
+}
+
+/** Refuses code that does not compile (or whose value is not a function) before it is saved. */
+async function assertCompiles(code: string, initialState: unknown): Promise<void> {
+  const probe = await foldBatch({
+    cacheKey: `check:${hashToken(code).slice(0, 24)}`,
+    code,
+    stateJson: JSON.stringify(initialState ?? null),
+    events: [{ index: 0, bodyJson: 'null', receivedAt: Date.now() }],
+    stream: { team: 'check', name: 'check', length: 1 },
+  });
+  if (probe.error?.kind === 'compile') throw new AppError('bad_request', `The reducer does not compile: ${probe.error.message}`);
 }

@@ -256,7 +256,6 @@ export function pipetDriver(tick, byteLength, codeSeed) {
     const input = parse(inputJson);
     const n = input.i.length;
     if (input.b.length !== n || input.t.length !== n) throw new NativeError('malformed batch');
-    const stream = { team: input.st.team, name: input.st.name, length: input.st.length };
     const collect = input.c === 1;
     const limit = input.m;
     let state = input.s;
@@ -282,7 +281,9 @@ export function pipetDriver(tick, byteLength, codeSeed) {
       let next;
       let json;
       try {
-        next = reducer(state, input.b[k], index, stream);
+        // `stream.length` is the array's length when this event was appended (index + 1), so a
+        // replay sees what the live fold saw; a fresh object per event keeps batches independent.
+        next = reducer(state, input.b[k], index, { team: input.st.team, name: input.st.name, length: index + 1 });
         if (next instanceof NativePromise || (next !== null && typeof next === 'object' && getPrototypeOf(next) === NativePromise.prototype)) {
           error = describe('not_json', new NativeTypeError('the reducer returned a Promise; reducers must be synchronous and return the new state'));
         } else if (typeof next === 'function' || typeof next === 'symbol' || next === undefined) {
