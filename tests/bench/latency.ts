@@ -10,11 +10,12 @@ export async function benchLatency({ rate, seconds, env }: { rate: number; secon
   const web = await startWeb(env);
   const worker = startWorkerProcess(env);
   try {
-    const team = await db().team.create({ data: { slug: 'bench', name: 'bench', signingSecret: newSigningSecret() } });
+    const slug = `bench-${rate}`;
+    const team = await db().team.create({ data: { slug, name: 'bench', signingSecret: newSigningSecret() } });
     const stream = await db().stream.create({ data: { teamId: team.id, slug: 'clicks', name: 'clicks' } });
     await upsertReducer({ streamId: stream.id, name: 'count', code: '(n) => n + 1', initialState: 0 });
     const { key } = await createApiKey({ teamId: team.id, name: 'bench', scopes: ['ingest', 'read'] });
-    const base = `${web.url}/s/bench/clicks`;
+    const base = `${web.url}/s/${slug}/clicks`;
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
 
     // Watch folded counts.
@@ -44,6 +45,7 @@ export async function benchLatency({ rate, seconds, env }: { rate: number; secon
     })();
 
     let acked = 0;
+    const ackLatencies: number[] = [];
     const total = rate * seconds;
     const start = performance.now();
     const inflight: Promise<void>[] = [];
@@ -56,6 +58,7 @@ export async function benchLatency({ rate, seconds, env }: { rate: number; secon
         fetch(base, { method: 'POST', headers, body: JSON.stringify({ i }) }).then(async (r) => {
           await r.arrayBuffer();
           if (r.status === 201) acked++;
+          ackLatencies.push(performance.now() - sentAt[i]);
         }),
       );
       if (inflight.length > 200) await Promise.all(inflight.splice(0, 100));
@@ -66,8 +69,9 @@ export async function benchLatency({ rate, seconds, env }: { rate: number; secon
     controller.abort();
     await watching;
     latencies.sort((a, b) => a - b);
-    const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-    return { sent: total, acked, p50: pct(50), p99: pct(99), max: latencies.at(-1) ?? NaN };
+    ackLatencies.sort((a, b) => a - b);
+    const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+    return { sent: total, acked, p50: pct(latencies, 50), p99: pct(latencies, 99), max: latencies.at(-1) ?? NaN, ackP50: pct(ackLatencies, 50), ackP99: pct(ackLatencies, 99) };
   } finally {
     await worker.stop();
     await web.stop();

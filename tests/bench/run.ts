@@ -18,8 +18,10 @@ console.log(`Pipet benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}\n`);
 
 console.log('Sandbox fold throughput (counter reducer, QuickJS/WebAssembly in a worker thread)');
-const sandbox = await benchSandbox();
-for (const [k, v] of Object.entries(sandbox)) line(k, fmt(v));
+// BENCH_ONLY=sandbox|latency|scan runs one part.
+const only = process.env.BENCH_ONLY;
+const runs = (part: string) => !only || only === part;
+if (runs('sandbox')) for (const [k, v] of Object.entries(await benchSandbox())) line(k, fmt(v));
 
 const services = await testServices();
 const id = `bench${Date.now().toString(36)}`;
@@ -33,20 +35,23 @@ try {
   const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error'], {
     cwd: ROOT,
     env: { ...process.env, PIPET_BUILD_DIR: join(buildRoot, 'build'), PIPET_KIT_DIR: join(buildRoot, 'kit') },
-    stdio: 'inherit',
+    encoding: 'utf8',
   });
-  if (built.status !== 0) throw new Error('build failed');
+  if (built.status !== 0) throw new Error(`build failed:\n${built.stdout}\n${built.stderr}`);
   process.env.PIPET_TEST_BUILD_DIR = join(buildRoot, 'build');
 
-  console.log('\nPOST → state visible (one web, one worker, steady 1,000 events/s for 10 s)');
-  const latency = await benchLatency({ rate: 1000, seconds: 10, env: { DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: prefix } });
-  line('events sent / acknowledged', `${fmt(latency.sent)} / ${fmt(latency.acked)}`);
-  line('latency p50 (ms)', fmt(latency.p50, 1));
-  line('latency p99 (ms)', fmt(latency.p99, 1));
-  line('latency max (ms)', fmt(latency.max, 1));
+  if (runs('latency')) {
+    for (const [rate, seconds] of [[200, 5], [1000, 10]]) {
+      console.log(`\nPOST → state visible (one web, one worker, steady ${fmt(rate)} events/s for ${seconds} s)`);
+      const latency = await benchLatency({ rate, seconds, env: { DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: `${prefix}-${rate}` } });
+      line('events sent / acknowledged', `${fmt(latency.sent)} / ${fmt(latency.acked)}`);
+      line('POST acknowledged p50 / p99 (ms)', `${fmt(latency.ackP50, 1)} / ${fmt(latency.ackP99, 1)}`);
+      line('state visible p50 / p99 / max (ms)', `${fmt(latency.p50, 1)} / ${fmt(latency.p99, 1)} / ${fmt(latency.max, 1)}`);
+    }
+  }
 
   console.log('\nOne more event: incremental fold vs. re-scanning the log');
-  for (const size of [1_000, 1_000_000]) {
+  for (const size of runs('scan') ? [1_000, 1_000_000] : []) {
     const r = await benchFoldVsScan(size);
     line(`${fmt(size)} events: fold one more event (ms)`, fmt(r.foldMs, 2));
     line(`${fmt(size)} events: SELECT count(*) … WHERE body->>'type' = 'foo' (ms)`, fmt(r.scanMs, 2));
@@ -61,7 +66,7 @@ try {
   await Promise.allSettled([closeQueues(), closeNotify(), closeSandbox()]);
   await Promise.allSettled([closeRedis(), closeDb()]);
   await dropDatabase(services.adminUrl, dbName);
-  await deleteRedisPrefix(services.redisUrl, prefix);
+  for (const p of [prefix, `${prefix}-200`, `${prefix}-1000`]) await deleteRedisPrefix(services.redisUrl, p);
   await services.stop();
   rmSync(buildRoot, { recursive: true, force: true });
 }

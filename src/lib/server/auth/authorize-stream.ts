@@ -32,16 +32,16 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
   if (!SLUG.test(teamSlug) || !SLUG.test(streamSlug)) {
     throw new AppError('not_found', 'No such stream: team and stream names are lowercase letters, digits and dashes.');
   }
-  const team = await db.team.findUnique({ where: { slug: teamSlug }, select: { id: true, slug: true, autoCreateStreams: true } });
-  const findStream = () => (team ? db.stream.findUnique({ where: { teamId_slug: { teamId: team.id, slug: streamSlug } }, select: streamSelect }) : null);
+  // The key and the team with its stream are looked up at once: this runs on every request.
+  const [apiKey, found] = await Promise.all([key ? findApiKey(key, db) : null, loadTeamAndStream(teamSlug, streamSlug, db)]);
+  const team = found?.team ?? null;
 
   if (key) {
-    const apiKey = await findApiKey(key, db);
     if (!apiKey) throw new AppError('unauthorized', 'This API key is not valid (it may have been revoked).');
     if (!team || apiKey.teamId !== team.id) throw new AppError('forbidden', 'This API key belongs to another team.');
     const scope = access === 'read' ? 'read' : 'ingest';
     if (!apiKey.scopes.includes(scope)) throw new AppError('forbidden', `This API key lacks the \`${scope}\` scope.`);
-    let stream = await findStream();
+    let stream = found?.stream ?? null;
     if (apiKey.streamId && stream?.id !== apiKey.streamId) throw new AppError('forbidden', 'This API key is limited to another stream.');
     if (!stream && access === 'append' && team.autoCreateStreams) {
       stream = await ensureStream({ teamId: team.id, slug: streamSlug, select: streamSelect, db });
@@ -50,7 +50,7 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
     return { stream, team, anonymous: false };
   }
 
-  const stream = await findStream();
+  const stream = found?.stream ?? null;
   if (team && userId) {
     const member = await db.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } }, select: { role: true } });
     if (member) {
@@ -60,6 +60,22 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
   }
   if (stream && (access === 'read' ? stream.publicRead : stream.publicWrite)) return { stream, team: team!, anonymous: true };
   throw new AppError('unauthorized', 'Authentication required: send `Authorization: Bearer <key>` (or `?key=` for HTML forms).');
+}
+
+type StreamRow = StreamGrant['stream'] & { publicRead: boolean; publicWrite: boolean };
+
+async function loadTeamAndStream(teamSlug: string, streamSlug: string, db: DbTx) {
+  const rows = await db.$queryRaw<({ teamId: string; autoCreateStreams: boolean } & { [K in keyof StreamRow]: StreamRow[K] | null })[]>`
+    SELECT t.id AS "teamId", t."autoCreateStreams", s.id, s.slug, s.length, s."allowedOrigins", s."publicRead", s."publicWrite"
+    FROM "Team" t LEFT JOIN "Stream" s ON s."teamId" = t.id AND s.slug = ${streamSlug}
+    WHERE t.slug = ${teamSlug}`;
+  const r = rows[0];
+  if (!r) return null;
+  const team = { id: r.teamId, slug: teamSlug, autoCreateStreams: r.autoCreateStreams };
+  const stream: StreamRow | null = r.id
+    ? { id: r.id, slug: r.slug!, teamId: r.teamId, length: r.length!, allowedOrigins: r.allowedOrigins ?? [], publicRead: r.publicRead!, publicWrite: r.publicWrite! }
+    : null;
+  return { team, stream };
 }
 
 /** The stream's allowed origins, for CORS on responses that failed before authorization. */

@@ -3,7 +3,7 @@
 // then wake the fold queue and the live tails.
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
-import { db as defaultDb, type Db } from '../db/client.ts';
+import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { wakeFold } from '../queue/enqueue.ts';
 import { publishAppended } from './tail-events.ts';
 
@@ -42,38 +42,50 @@ export function encodeBodies(bodies: unknown[], limits = { event: env().EVENT_MA
 
 export async function appendEvents({ streamId, bodies, idempotencyKey, db = defaultDb() }: AppendEventsOptions): Promise<AppendResult> {
   const encoded = encodeBodies(bodies);
-  const result = await db.$transaction(async (tx) => {
-    if (idempotencyKey) {
-      // Lock the stream first so two requests with the same key cannot both append.
-      await tx.$executeRaw`SELECT 1 FROM "Stream" WHERE id = ${streamId}::uuid FOR UPDATE`;
-      const seen = await tx.idempotencyRecord.findUnique({ where: { streamId_key: { streamId, key: idempotencyKey } } });
-      if (seen && Date.now() - seen.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
-        return { ...(seen.response as StoredResponse), replayed: true };
-      }
-    }
-    const bumped = await tx.$queryRaw<{ length: number; at: Date }[]>`
-      UPDATE "Stream" SET length = length + ${encoded.length}, "lastEventAt" = now()
-      WHERE id = ${streamId}::uuid RETURNING length, "lastEventAt" AS at`;
-    if (bumped.length === 0) throw new AppError('not_found', 'No such stream.');
-    const { length, at } = bumped[0];
-    const first = length - encoded.length;
-    await tx.$executeRaw`
-      INSERT INTO "Event" ("streamId", "index", body, "receivedAt")
-      SELECT ${streamId}::uuid, ${first}::int + (t.ord - 1)::int, t.body::jsonb, ${at}
-      FROM unnest(${encoded}::text[]) WITH ORDINALITY AS t(body, ord)`;
-    const response: StoredResponse = { first, count: encoded.length, length, receivedAt: at.toISOString() };
-    if (idempotencyKey) {
-      await tx.idempotencyRecord.upsert({
-        where: { streamId_key: { streamId, key: idempotencyKey } },
-        create: { streamId, key: idempotencyKey, response },
-        update: { response, createdAt: new Date() },
-      });
-    }
-    return { ...response, replayed: false };
-  });
+  const result = idempotencyKey ? await appendIdempotent(db, streamId, encoded, idempotencyKey) : await appendOnce(db, streamId, encoded);
   if (!result.replayed) {
     // Best effort, after commit: with Redis down the append still stands and the sweep catches up.
     await Promise.all([wakeFold(streamId), publishAppended(streamId, result.length)]);
   }
   return result;
+}
+
+/**
+ * The hot path: one statement, so one round trip and its own transaction. The UPDATE takes the
+ * stream's row lock, which serialises concurrent writers and makes the indices dense.
+ */
+async function appendOnce(db: DbTx, streamId: string, encoded: string[]): Promise<AppendResult> {
+  const rows = await db.$queryRaw<{ length: number; at: Date }[]>`
+    WITH bumped AS (
+      UPDATE "Stream" SET length = length + ${encoded.length}, "lastEventAt" = now()
+      WHERE id = ${streamId}::uuid RETURNING length, "lastEventAt" AS at
+    ), inserted AS (
+      INSERT INTO "Event" ("streamId", "index", body, "receivedAt")
+      SELECT ${streamId}::uuid, b.length - ${encoded.length}::int + (t.ord - 1)::int, t.body::jsonb, b.at
+      FROM bumped b, unnest(${encoded}::text[]) WITH ORDINALITY AS t(body, ord)
+      RETURNING 1
+    )
+    SELECT length, at FROM bumped`;
+  if (rows.length === 0) throw new AppError('not_found', 'No such stream.');
+  const { length, at } = rows[0];
+  return { first: length - encoded.length, count: encoded.length, length, receivedAt: at.toISOString(), replayed: false };
+}
+
+/** With an Idempotency-Key: lock the stream first so two requests with one key cannot both append. */
+async function appendIdempotent(db: Db, streamId: string, encoded: string[], key: string): Promise<AppendResult> {
+  return db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT 1 FROM "Stream" WHERE id = ${streamId}::uuid FOR UPDATE`;
+    const seen = await tx.idempotencyRecord.findUnique({ where: { streamId_key: { streamId, key } } });
+    if (seen && Date.now() - seen.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
+      return { ...(seen.response as StoredResponse), replayed: true };
+    }
+    const appended = await appendOnce(tx, streamId, encoded);
+    const { replayed: _, ...response } = appended;
+    await tx.idempotencyRecord.upsert({
+      where: { streamId_key: { streamId, key } },
+      create: { streamId, key, response },
+      update: { response, createdAt: new Date() },
+    });
+    return appended;
+  });
 }
