@@ -3,9 +3,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import exitHook from 'async-exit-hook';
-import pg from 'pg';
+import { pgReachable, redisReachable } from '../lib/server/embedded/reachable.ts';
 import { env, resetEnv } from '../lib/server/env.ts';
 import { applyMigrations } from '../lib/server/db/migrate.ts';
 import { startEmbeddedPostgres } from '../lib/server/embedded/embedded-postgres.ts';
@@ -16,23 +15,6 @@ const dataDir = () => resolve(ROOT, env().PIPET_DATA_DIR);
 const servicesFile = () => join(dataDir(), 'services.json');
 
 type Services = { databaseUrl: string; redisUrl: string; embedded: boolean };
-
-async function reachable(databaseUrl: string, redisUrl: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 1_000 });
-  const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
-  r.on('error', () => {});
-  try {
-    await client.connect();
-    await r.connect();
-    await r.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-    r.disconnect();
-  }
-}
 
 /**
  * Runs `fn` with PostgreSQL and Redis available and migrated, starting embedded ones if needed and
@@ -49,7 +31,7 @@ export async function withServices<T>(
 
   if (!databaseUrl || !redisUrl) {
     const recorded = existsSync(servicesFile()) ? (JSON.parse(readFileSync(servicesFile(), 'utf8')) as Services) : null;
-    if (recorded && (await reachable(recorded.databaseUrl, recorded.redisUrl))) {
+    if (recorded && (await pgReachable(recorded.databaseUrl, 1_000)) && (await redisReachable(recorded.redisUrl, 1_000))) {
       databaseUrl ??= recorded.databaseUrl;
       redisUrl ??= recorded.redisUrl;
     }

@@ -1,41 +1,27 @@
 // The README's stuck-user walkthrough, with nothing but HTTP requests (what curl sends): install the
 // recipe with a manage key, push events with an ingest key, and the right email reaches SMTP.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { SMTPServer } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
 import { makeTeam, useOwnDatabase } from '../helpers/context.ts';
 import { startWeb, startWorkerProcess, type Running } from '../helpers/server.ts';
+import { startSmtpCapture } from '../helpers/smtp.ts';
 
 const own = await useOwnDatabase('walkthrough');
 const { db } = await import('../../src/lib/server/db/client.ts');
 
-const mails: { to: string[]; raw: string }[] = [];
-const smtp = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  logger: false,
-  onData(stream, session, callback) {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-      callback();
-    });
-  },
-});
+let smtp: Awaited<ReturnType<typeof startSmtpCapture>>;
 let web: Running;
 let worker: Running;
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const env = { ...own.env, SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, SWEEP_INTERVAL_MS: '500' };
+  smtp = await startSmtpCapture();
+  const env = { ...own.env, SMTP_URL: smtp.url, SWEEP_INTERVAL_MS: '500' };
   web = await startWeb(env);
   worker = startWorkerProcess(env);
 });
 afterAll(async () => {
   await worker?.stop();
   await web?.stop();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp?.close();
 });
 
 it('installs stuck-user with curl, and emails only the user who is stuck', async () => {
@@ -68,13 +54,13 @@ it('installs stuck-user with curl, and emails only the user who is stuck', async
   let state: { users: Record<string, { outcome: string | null }> } | undefined;
   while (Date.now() < deadline) {
     state = await (await fetch(`${B}/state/stuck-users`, { headers: { authorization: `Bearer ${key}` } })).json();
-    if (state?.users?.ada?.outcome && state.users.bob?.outcome && mails.length > 0) break;
+    if (state?.users?.ada?.outcome && state.users.bob?.outcome && smtp.mails.length > 0) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   expect(state?.users.ada.outcome, worker.output()).toBe('emailed');
   expect(state?.users.bob.outcome).toMatch(/already reached out/);
-  expect(mails).toHaveLength(1);
-  expect(mails[0].to).toEqual(['ada@example.com']);
-  expect(mails[0].raw).toContain('created a stream');
-  expect(mails[0].raw).toContain('Reducers 101');
+  expect(smtp.mails).toHaveLength(1);
+  expect(smtp.mails[0].to).toEqual(['ada@example.com']);
+  expect(smtp.mails[0].raw).toContain('created a stream');
+  expect(smtp.mails[0].raw).toContain('Reducers 101');
 }, 60_000);

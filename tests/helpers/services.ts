@@ -7,32 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../src/lib/server/embedded/embedded-postgres.ts';
 import { startEmbeddedRedis } from '../../src/lib/server/embedded/embedded-redis.ts';
-
-export async function pgReachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-export async function redisReachable(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    await r.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
+import { pgReachable, redisReachable } from '../../src/lib/server/embedded/reachable.ts';
 
 export type TestServices = { adminUrl: string; redisUrl: string; stop(): Promise<void> };
 

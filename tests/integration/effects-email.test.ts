@@ -1,10 +1,9 @@
 // Email effects: through a real SMTP server on loopback (retried when it refuses), or stored in the
 // team's outbox when SMTP_URL is unset and read back through effect.emails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMTPServer } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
 import { useOwnDatabase } from '../helpers/context.ts';
 import { effectFixture, insertEffect, startEffectWorkers, waitForEffect, type EffectFixture } from '../helpers/effects.ts';
+import { startSmtpCapture } from '../helpers/smtp.ts';
 
 Object.assign(process.env, { RETRY_SCHEDULE: '0,200,200' });
 delete process.env.SMTP_URL;
@@ -13,44 +12,31 @@ const { db } = await import('../../src/lib/server/db/client.ts');
 const { resetEnv } = await import('../../src/lib/server/env.ts');
 const { createCaller } = await import('../../src/lib/server/trpc/root.ts');
 
-type Mail = { from: string; to: string[]; raw: string };
-const mails: Mail[] = [];
 let refuseNext = 0;
-const smtp = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  logger: false,
-  onRcptTo(address, _session, callback) {
-    if (address.address.startsWith('flaky') && refuseNext > 0) {
-      refuseNext--;
-      return callback(Object.assign(new Error('Mailbox busy, try later'), { responseCode: 450 }));
-    }
-    callback();
-  },
-  onData(stream, session, callback) {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      mails.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-      callback();
-    });
-  },
-});
+let smtp: Awaited<ReturnType<typeof startSmtpCapture>>;
 
 let f: EffectFixture;
 let workers: Awaited<ReturnType<typeof startEffectWorkers>>;
 let smtpUrl: string;
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
+  smtp = await startSmtpCapture({
+    onRcptTo(address, _session, callback) {
+      if (address.address.startsWith('flaky') && refuseNext > 0) {
+        refuseNext--;
+        return callback(Object.assign(new Error('Mailbox busy, try later'), { responseCode: 450 }));
+      }
+      callback();
+    },
+  });
+  smtpUrl = smtp.url;
   f = await effectFixture(db());
   await db().team.update({ where: { id: f.teamId }, data: { emailFrom: 'Acme <hello@acme.example>' } });
   workers = await startEffectWorkers();
 });
 afterAll(async () => {
   await workers?.close();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp?.close();
 });
 
 function useSmtp(url: string | undefined) {
@@ -66,7 +52,7 @@ describe('email effects', () => {
     const effect = await waitForEffect(db(), id);
     expect(effect).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(effect.attemptLog[0].responseExcerpt).toMatch(/Sent through SMTP/);
-    const mail = mails.find((m) => m.raw.includes('You got stuck at step 2'))!;
+    const mail = smtp.mails.find((m) => m.raw.includes('You got stuck at step 2'))!;
     expect(mail).toBeDefined();
     expect(mail.from).toBe('hello@acme.example');
     expect(mail.to).toEqual(['ada@example.com']);
@@ -84,7 +70,7 @@ describe('email effects', () => {
     const effect = await waitForEffect(db(), id);
     expect(effect).toMatchObject({ status: 'delivered', attempts: 2 });
     expect(effect.attemptLog[0].error).toMatch(/Mailbox busy/);
-    expect(mails.filter((m) => m.raw.includes('Subject: Retry me'))).toHaveLength(1);
+    expect(smtp.mails.filter((m) => m.raw.includes('Subject: Retry me'))).toHaveLength(1);
     expect(await db().emailMessage.count({ where: { effectId: id } })).toBe(1);
   });
 
@@ -98,12 +84,12 @@ describe('email effects', () => {
 
   it("stores the email in the team's outbox without SMTP_URL, visible through effect.emails", async () => {
     useSmtp(undefined);
-    const before = mails.length;
+    const before = smtp.mails.length;
     const id = await insertEffect(db(), f, 'email', { to: ['cy@example.com', 'dee@example.com'], subject: 'Outbox only', text: 'kept here' });
     const effect = await waitForEffect(db(), id);
     expect(effect).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(effect.attemptLog[0].responseExcerpt).toMatch(/outbox/);
-    expect(mails.length).toBe(before);
+    expect(smtp.mails.length).toBe(before);
 
     const user = await db().user.create({ data: { email: `owner-${f.teamSlug}@example.com`, passwordHash: 'x' } });
     await db().membership.create({ data: { teamId: f.teamId, userId: user.id, role: 'member' } });

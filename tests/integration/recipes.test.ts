@@ -1,30 +1,16 @@
 // Recipes through the API: the catalogue, installing in one transaction, and the stuck-user recipe
 // end to end — events in, a worker folding and delivering, the right email at a real SMTP server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMTPServer } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
 import { useOwnDatabase, makeTeam } from '../helpers/context.ts';
 import { startWorkerProcess, type Running } from '../helpers/server.ts';
+import { startSmtpCapture } from '../helpers/smtp.ts';
 
 const ctx = await useOwnDatabase('recipes');
 const { db } = await import('../../src/lib/server/db/client.ts');
 const { createCaller } = await import('../../src/lib/server/trpc/root.ts');
 const { appendEvents } = await import('../../src/lib/server/streams/append-events.ts');
 
-const mails: { to: string[]; raw: string }[] = [];
-const smtp = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  logger: false,
-  onData(stream, session, callback) {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-      callback();
-    });
-  },
-});
+let smtp: Awaited<ReturnType<typeof startSmtpCapture>>;
 
 let team: { id: string; slug: string };
 let owner: ReturnType<typeof createCaller>;
@@ -38,14 +24,14 @@ async function as(role: 'owner' | 'member') {
 }
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  smtp = await startSmtpCapture();
   team = await makeTeam(db());
   owner = await as('owner');
   member = await as('member');
 });
 afterAll(async () => {
   await worker?.stop();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp?.close();
 });
 
 describe('recipe router', () => {
@@ -74,7 +60,7 @@ describe('stuck-user recipe, end to end', () => {
   it('emails the stuck user about their steps and docs, and nobody who wrote to support', async () => {
     await owner.recipe.install({ team: team.slug, recipe: 'stuck-user', params: { hours: 1.5 / 3600, doneStep: 'deployed', from: 'Pipet Team <team@pipet.example>', subject: 'Stuck on setup?' } });
     const stream = await db().stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: team.id, slug: 'onboarding' } } });
-    worker = startWorkerProcess({ ...ctx.env, SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, SWEEP_INTERVAL_MS: '300', RETRY_SCHEDULE: '0,200,200' });
+    worker = startWorkerProcess({ ...ctx.env, SMTP_URL: smtp.url, SWEEP_INTERVAL_MS: '300', RETRY_SCHEDULE: '0,200,200' });
     await appendEvents({
       streamId: stream.id,
       bodies: [
@@ -90,17 +76,17 @@ describe('stuck-user recipe, end to end', () => {
     while (Date.now() < deadline) {
       const row = await db().reducerState.findFirst({ where: { reducer: { streamId: stream.id, name: 'stuck-users' } } });
       state = row?.state as typeof state;
-      if (state?.users.ada?.outcome && state.users.bob?.outcome && mails.length > 0) break;
+      if (state?.users.ada?.outcome && state.users.bob?.outcome && smtp.mails.length > 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(state?.users.ada.outcome, worker.output()).toBe('emailed');
     expect(state?.users.bob.outcome).toBe('not emailed: already reached out (wrote to support)');
-    expect(mails).toHaveLength(1);
-    expect(mails[0].to).toEqual(['ada@example.com']);
-    expect(mails[0].raw).toMatch(/^Subject: Stuck on setup\?$/m);
-    expect(mails[0].raw).toMatch(/^From: Pipet Team <team@pipet\.example>$/m);
-    expect(mails[0].raw).toContain('created a stream');
-    expect(mails[0].raw).toContain('Reducers 101');
+    expect(smtp.mails).toHaveLength(1);
+    expect(smtp.mails[0].to).toEqual(['ada@example.com']);
+    expect(smtp.mails[0].raw).toMatch(/^Subject: Stuck on setup\?$/m);
+    expect(smtp.mails[0].raw).toMatch(/^From: Pipet Team <team@pipet\.example>$/m);
+    expect(smtp.mails[0].raw).toContain('created a stream');
+    expect(smtp.mails[0].raw).toContain('Reducers 101');
     // The checks came back as events in the stream itself.
     expect((await db().stream.findUniqueOrThrow({ where: { id: stream.id } })).length).toBe(7);
   });

@@ -1,16 +1,14 @@
 // Installs a recipe into a team in one transaction: its streams (existing ones are reused), its
 // reducers (new; a name already taken on the stream is a conflict) and team settings.
 import { z } from 'zod';
-import { Prisma } from '../db/generated/client.ts';
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { wakeFold } from '../queue/enqueue.ts';
 import { findRecipe, RECIPES } from './index.ts';
+import { createReducer } from '../reducers/manage-reducer.ts';
 
 export type InstallRecipeOptions = { teamId: string; recipe: string; params: unknown; db?: Db };
 export type InstallRecipeResult = { recipe: string; streams: { slug: string; created: boolean }[]; reducers: { stream: string; name: string }[] };
-
-const json = (v: unknown) => (v === null || v === undefined ? Prisma.JsonNull : (v as Prisma.InputJsonValue));
 
 export async function installRecipe({ teamId, recipe: name, params, db = defaultDb() }: InstallRecipeOptions): Promise<InstallRecipeResult> {
   const recipe = findRecipe(name);
@@ -29,19 +27,7 @@ export async function installRecipe({ teamId, recipe: name, params, db = default
       const stream = streams.get(r.stream)!;
       const taken = await tx.reducer.findUnique({ where: { streamId_name: { streamId: stream.id, name: r.name } }, select: { id: true } });
       if (taken) throw new AppError('conflict', `Stream \`${r.stream}\` already has a reducer \`${r.name}\`; install into another stream (params.stream).`);
-      // As a newly saved reducer: version 1, folding the whole history with effects of events
-      // already in the stream suppressed.
-      await tx.reducer.create({
-        data: {
-          streamId: stream.id,
-          name: r.name,
-          code: r.code,
-          initialState: json(r.initialState),
-          version: 1,
-          versions: { create: { version: 1, code: r.code, initialState: json(r.initialState) } },
-          state: { create: { version: 1, state: json(r.initialState), cursor: 0, suppressUntil: stream.length } },
-        },
-      });
+      await createReducer(tx, { streamId: stream.id, name: r.name, code: r.code, initialState: r.initialState, streamLength: stream.length });
     }
     if (plan.team?.emailFrom) await tx.team.update({ where: { id: teamId }, data: { emailFrom: plan.team.emailFrom } });
     return streams;

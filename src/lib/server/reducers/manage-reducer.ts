@@ -1,7 +1,7 @@
 // Saving, replaying, resuming and skipping reducers. Each change takes the reducer's state row
 // lock; a fold batch racing with it fails its cursor/version guard and is simply re-done.
 import { Prisma } from '../db/generated/client.ts';
-import { db as defaultDb, type Db } from '../db/client.ts';
+import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { wakeFold } from '../queue/enqueue.ts';
 import { foldBatch } from './sandbox.ts';
@@ -34,19 +34,7 @@ export async function upsertReducer({ streamId, name, code, initialState = null,
     const stream = await tx.stream.findUniqueOrThrow({ where: { id: streamId }, select: { length: true } });
     const existing = await tx.reducer.findUnique({ where: { streamId_name: { streamId, name } } });
     if (!existing) {
-      const reducer = await tx.reducer.create({
-        data: {
-          streamId,
-          name,
-          code,
-          initialState: jsonValue(initialState),
-          version: 1,
-          versions: { create: { version: 1, code, initialState: jsonValue(initialState) } },
-          // A new reducer folds the whole history, quietly: effects of events already in the
-          // stream are recorded as suppressed, like a replay's.
-          state: { create: { version: 1, state: jsonValue(initialState), cursor: 0, suppressUntil: stream.length } },
-        },
-      });
+      const reducer = await createReducer(tx, { streamId, name, code, initialState, streamLength: stream.length });
       return { reducer, created: true, changed: true };
     }
     await tx.$executeRaw`SELECT 1 FROM "ReducerState" WHERE "reducerId" = ${existing.id}::uuid FOR UPDATE`;
@@ -73,6 +61,24 @@ export async function upsertReducer({ streamId, name, code, initialState = null,
   });
   if (result.changed) await wakeFold(streamId);
   return result;
+}
+
+/**
+ * A new reducer at version 1, inside the caller's transaction. It folds the whole history, quietly:
+ * effects of events already in the stream (below `streamLength`) are recorded as suppressed.
+ */
+export function createReducer(tx: DbTx, { streamId, name, code, initialState, streamLength }: { streamId: string; name: string; code: string; initialState: unknown; streamLength: number }) {
+  return tx.reducer.create({
+    data: {
+      streamId,
+      name,
+      code,
+      initialState: jsonValue(initialState),
+      version: 1,
+      versions: { create: { version: 1, code, initialState: jsonValue(initialState) } },
+      state: { create: { version: 1, state: jsonValue(initialState), cursor: 0, suppressUntil: streamLength } },
+    },
+  });
 }
 
 /** Replays the current code from index 0 as a new version; the old state stays readable meanwhile. */
