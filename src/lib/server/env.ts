@@ -28,6 +28,13 @@ const EnvSchema = z.object({
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
   EMAIL_FROM: z.string().default('Pipet <noreply@pipet.localhost>'),
   ALLOW_PRIVATE_WEBHOOKS: flag,
+  // The reducer sandbox (lib/server/reducers/sandbox.ts).
+  SANDBOX_THREADS: z.coerce.number().int().min(1).max(64).default(1),
+  SANDBOX_CPU_MS_PER_EVENT: z.coerce.number().positive().max(60_000).default(50),
+  SANDBOX_MEMORY_BYTES: z.coerce.number().int().min(24 * 1024 * 1024).max(2 ** 31).default(64 * 1024 * 1024),
+  SANDBOX_STATE_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  SANDBOX_IDLE_MS: z.coerce.number().int().positive().default(10 * 60_000),
+  SANDBOX_CACHE_BYTES: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
   SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(10_000),
   // Effects (issue 5): webhook timeout, and the delays before each delivery attempt (the first is
   // the initial attempt; after the last one the effect is failed). Units ms|s|m|h|d, bare = ms.

@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import { env } from '../env.ts';
 import type { ThreadData, ThreadReply, ThreadRequest } from './sandbox-thread.ts';
 
 export type SandboxLimits = { cpuMsPerEvent: number; memoryBytes: number; stateBytes: number };
@@ -41,21 +41,8 @@ export type FoldResult = {
   error?: FoldError;
 };
 
-// Read here rather than in env.ts so the module stays self-contained; names are documented in the README.
-const SandboxEnv = z.object({
-  SANDBOX_THREADS: z.coerce.number().int().min(1).max(64).default(1),
-  SANDBOX_CPU_MS_PER_EVENT: z.coerce.number().positive().max(60_000).default(50),
-  SANDBOX_MEMORY_BYTES: z.coerce.number().int().min(24 * 1024 * 1024).max(2 ** 31).default(64 * 1024 * 1024),
-  SANDBOX_STATE_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
-  SANDBOX_IDLE_MS: z.coerce.number().int().positive().default(10 * 60_000),
-  SANDBOX_CACHE_BYTES: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
-});
-type SandboxEnv = z.infer<typeof SandboxEnv>;
-
-let config: SandboxEnv | undefined;
-function sandboxEnv(): SandboxEnv {
-  config ??= SandboxEnv.parse(process.env);
-  return config;
+function sandboxEnv() {
+  return env();
 }
 
 /** The limits applied when a request names none: SANDBOX_CPU_MS_PER_EVENT, SANDBOX_MEMORY_BYTES, SANDBOX_STATE_BYTES. */
