@@ -1,0 +1,123 @@
+// The web app in a real browser (Debian's chromium through playwright-core) against the built
+// server and a real worker: sign up, create a stream and a key, write a reducer, test it, save it,
+// and watch its state change live as events are POSTed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
+import { startWeb, startWorkerProcess, type Running } from '../helpers/server.ts';
+import { bearer, postJson } from '../helpers/http.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+// The machine's network is closed: nothing in the browser should try to reach the internet.
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SHOTS = '/tmp';
+
+describe.skipIf(!existsSync(CHROMIUM))('the web app in a browser', () => {
+  let web: Running;
+  let worker: Running;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    const own = await useOwnDatabase('browser');
+    web = await startWeb({ ...own.env, SSE_HEARTBEAT_MS: '300' });
+    worker = startWorkerProcess({ ...own.env, SWEEP_INTERVAL_MS: '1000' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(15_000);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await web?.stop();
+  });
+
+  it('sign up → stream and key → write, test and save a reducer → its state updates live', { timeout: 120_000 }, async () => {
+    const email = `${uniqueSlug('ada')}@example.com`;
+    await page.goto(`${web.url}/signup`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Streams' }).waitFor();
+    const team = new URL(page.url()).pathname.slice(1);
+    expect(team).toMatch(/^ada-/);
+
+    // A stream and an ingest key, through the team page.
+    await page.getByLabel('Stream name').fill('clicks');
+    await page.getByRole('button', { name: 'Create stream' }).click();
+    const streamLink = page.getByRole('link', { name: `/s/${team}/clicks` });
+    await streamLink.waitFor();
+    await page.getByLabel('Key name').fill('browser test');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = (await page.locator('.secret code').textContent())!.trim();
+    expect(key).toMatch(/^pk_/);
+    const append = (body: unknown) => postJson(`${web.url}/s/${team}/clicks`, body, bearer(key));
+    expect((await append({ type: 'view' })).status).toBe(201);
+
+    // The stream page: its live tail shows the element; a new reducer from there.
+    await streamLink.click();
+    await page.getByRole('heading', { level: 1, name: 'clicks' }).waitFor();
+    await page.getByTestId('live-tail').getByText('"type":"view"').waitFor();
+    await page.getByLabel('New reducer name').fill('count');
+    await page.getByRole('button', { name: 'New reducer' }).click();
+    await page.getByRole('heading', { name: 'New reducer count' }).waitFor();
+
+    // Type a counter of clicks (Tab indents inside the editor) and test it on the stream's events.
+    const editor = page.getByLabel('Reducer code');
+    await editor.fill('');
+    await editor.pressSequentially('(count, event) => {\n');
+    await editor.press('Tab');
+    await editor.pressSequentially("return event.type === 'click' ? count + 1 : count;\n}");
+    expect(await editor.inputValue()).toBe("(count, event) => {\n  return event.type === 'click' ? count + 1 : count;\n}");
+    await page.getByLabel('Initial state').fill('0');
+    await page.getByRole('button', { name: 'Test against recent events' }).click();
+    const dry = page.getByTestId('dry-run');
+    await dry.getByText('"type":"view"').waitFor();
+    expect(await page.getByTestId('dry-run-state').textContent()).toBe('0');
+    await dry.getByText('Effects it would record: none').waitFor();
+
+    // Code that throws shows the error and the index it stopped at.
+    await editor.fill('(count, event) => { throw new Error("nope") }');
+    await page.getByRole('button', { name: 'Test against recent events' }).click();
+    await dry.getByRole('alert').getByText('nope').waitFor();
+    expect(await dry.getByRole('alert').textContent()).toContain('Stopped at event 0');
+    await editor.fill("(count, event) => event.type === 'click' ? count + 1 : count");
+
+    // Save; the live state appears, then follows two POSTed clicks.
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').getByText('Created count').waitFor();
+    await page.getByTestId('live-state').filter({ hasText: /^0$/ }).waitFor();
+    expect((await append({ type: 'click' })).status).toBe(201);
+    expect((await append({ type: 'click' })).status).toBe(201);
+    await page.getByTestId('live-state').filter({ hasText: /^2$/ }).waitFor();
+    await page.getByText('3 events folded').waitFor();
+    await page.getByTestId('reducer-status').getByText('3 / 3 folded').waitFor();
+
+    // New code that throws on some events, continuing from here: it stops with the error and index;
+    // Skip goes on from the next event.
+    await editor.fill("(count, event) => { if (event.boom) throw new Error('boom'); return event.type === 'click' ? count + 1 : count; }");
+    await page.getByLabel('continue from here').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').getByText('Saved v2, continuing from here').waitFor();
+    expect((await append({ boom: true })).status).toBe(201);
+    await page.getByRole('heading', { name: 'Stopped at event 3' }).waitFor();
+    await page.screenshot({ path: `${SHOTS}/pipet-reducer-errored.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Skip event 3' }).click();
+    await page.getByRole('status').getByText('Skipped event 3').waitFor();
+    expect((await append({ type: 'click' })).status).toBe(201);
+    await page.getByTestId('live-state').filter({ hasText: /^3$/ }).waitFor();
+    await page.getByTestId('reducer-status').first().getByText('5 / 5 folded').waitFor();
+    await page.screenshot({ path: `${SHOTS}/pipet-reducer-editor.png`, fullPage: true });
+
+    // Back on the stream page: the reducer is listed as active, and the effects page opens.
+    await page.getByRole('link', { name: 'clicks' }).click();
+    await page.getByRole('link', { name: 'count' }).waitFor();
+    await page.getByTestId('stream-length').filter({ hasText: '5' }).waitFor();
+    await page.getByTestId('reducer-status').getByText('active').waitFor();
+    await page.screenshot({ path: `${SHOTS}/pipet-stream.png`, fullPage: true });
+    await page.goto(`${web.url}/${team}/effects`);
+    await page.getByRole('heading', { level: 1, name: 'Effects' }).waitFor();
+    await page.getByText('No effects.').waitFor();
+  });
+});
