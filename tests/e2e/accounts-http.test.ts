@@ -156,3 +156,22 @@ describe('accounts over HTTP', () => {
     expect((await p.get(`/${uniqueSlug('nope')}`)).status).toBe(404);
   });
 });
+
+describe('a signed-in member on the public stream routes', () => {
+  it('reads and appends with the session cookie; a non-member cannot', async () => {
+    const ada = browser();
+    const signedUp = await ada.post('/signup', { email: `${uniqueSlug('cookie')}@example.com`, password: PASSWORD });
+    const team = signedUp.headers.get('location')!.slice(1);
+    await ada.api().stream.create.mutate({ team, stream: 'notes' });
+    const cookie = `pipet_session=${ada.jar.get('pipet_session')}`;
+    const appended = await postJson(`${base}/s/${team}/notes`, { note: 'hi' }, { cookie });
+    expect(appended.status).toBe(201);
+    expect(await (await fetch(`${base}/s/${team}/notes/0`, { headers: { cookie } })).json()).toEqual({ note: 'hi' });
+
+    const bob = browser();
+    await bob.post('/signup', { email: `${uniqueSlug('outsider')}@example.com`, password: PASSWORD });
+    const outsider = `pipet_session=${bob.jar.get('pipet_session')}`;
+    expect((await fetch(`${base}/s/${team}/notes/0`, { headers: { cookie: outsider } })).status).toBe(401);
+    expect((await postJson(`${base}/s/${team}/notes`, { note: 'x' }, { cookie: outsider })).status).toBe(401);
+  });
+});
