@@ -7,6 +7,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
 import { startWeb, startWorkerProcess, type Running } from '../helpers/server.ts';
 import { bearer, postJson } from '../helpers/http.ts';
+import { freePort } from '../../src/lib/server/embedded/free-port.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // The machine's network is closed: nothing in the browser should try to reach the internet.
@@ -18,11 +19,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the web app in a browser', () => {
   let worker: Running;
   let browser: Browser;
   let page: Page;
+  let team: string;
+  let append: (body: unknown) => Promise<Response>;
 
   beforeAll(async () => {
     const own = await useOwnDatabase('browser');
     web = await startWeb({ ...own.env, SSE_HEARTBEAT_MS: '300' });
-    worker = startWorkerProcess({ ...own.env, SWEEP_INTERVAL_MS: '1000' });
+    // One delivery attempt, so a webhook to a closed port fails at once and can be retried by hand.
+    worker = startWorkerProcess({ ...own.env, SWEEP_INTERVAL_MS: '1000', RETRY_SCHEDULE: '0' });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(15_000);
@@ -40,7 +44,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web app in a browser', () => {
     await page.getByLabel('Password').fill('correct horse battery');
     await page.getByRole('button', { name: 'Sign up' }).click();
     await page.getByRole('heading', { level: 2, name: 'Streams' }).waitFor();
-    const team = new URL(page.url()).pathname.slice(1);
+    team = new URL(page.url()).pathname.slice(1);
     expect(team).toMatch(/^ada-/);
 
     // A stream and an ingest key, through the team page.
@@ -52,7 +56,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web app in a browser', () => {
     await page.getByRole('button', { name: 'Create key' }).click();
     const key = (await page.locator('.secret code').textContent())!.trim();
     expect(key).toMatch(/^pk_/);
-    const append = (body: unknown) => postJson(`${web.url}/s/${team}/clicks`, body, bearer(key));
+    append = (body: unknown) => postJson(`${web.url}/s/${team}/clicks`, body, bearer(key));
     expect((await append({ type: 'view' })).status).toBe(201);
 
     // The stream page: its live tail shows the element; a new reducer from there.
@@ -119,5 +123,49 @@ describe.skipIf(!existsSync(CHROMIUM))('the web app in a browser', () => {
     await page.goto(`${web.url}/${team}/effects`);
     await page.getByRole('heading', { level: 1, name: 'Effects' }).waitFor();
     await page.getByText('No effects.').waitFor();
+  });
+
+  it('effects: an email lands in the outbox; a failed webhook shows its attempts and is retried', { timeout: 60_000 }, async () => {
+    const { db } = await import('../../src/lib/server/db/client.ts');
+    const { upsertReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
+    const stream = await db().stream.findFirstOrThrow({ where: { slug: 'clicks', team: { slug: team } } });
+    const closed = await freePort();
+    const code = `(s, e) => {
+      if (e.type === 'signup') email({ to: e.email, subject: 'Welcome, ' + e.name, text: 'Glad you are here.' });
+      if (e.type === 'alert') request('http://127.0.0.1:${closed}/hook', { body: e });
+      return s;
+    }`;
+    await upsertReducer({ streamId: stream.id, name: 'notify', code, db: db() });
+    expect((await append({ type: 'signup', email: 'ada@example.com', name: 'Ada' })).status).toBe(201);
+    expect((await append({ type: 'alert', level: 'high' })).status).toBe(201);
+
+    // Wait until both effects are settled, then look at them in the browser.
+    for (let i = 0; ; i++) {
+      const settled = await db().effect.count({ where: { reducer: { name: 'notify' }, status: { in: ['delivered', 'failed'] } } });
+      if (settled === 2) break;
+      if (i > 150) throw new Error(`effects not settled:\n${worker.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await page.goto(`${web.url}/${team}/effects?status=failed`);
+    const row = page.getByRole('row').filter({ hasText: `POST http://127.0.0.1:${closed}/hook` });
+    await row.getByText('failed', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'Details' }).click();
+    await page.getByRole('heading', { name: 'Attempts' }).waitFor();
+    await page.screenshot({ path: `${SHOTS}/pipet-effects-failed.png`, fullPage: true });
+    await row.getByRole('button', { name: 'Retry' }).click();
+    for (let i = 0; ; i++) {
+      const effect = await db().effect.findFirstOrThrow({ where: { reducer: { name: 'notify' }, kind: 'webhook' } });
+      if (effect.attempts === 2 && effect.status === 'failed') break;
+      if (i > 150) throw new Error(`retry not attempted: ${JSON.stringify(effect)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await page.reload();
+    await page.getByRole('row').filter({ hasText: '/hook' }).getByRole('cell', { name: '2', exact: true }).waitFor();
+
+    await page.getByRole('link', { name: 'delivered', exact: true }).click();
+    await page.getByRole('row').filter({ hasText: 'to ada@example.com: Welcome, Ada' }).waitFor();
+    await page.getByRole('button', { name: 'Welcome, Ada' }).click();
+    await page.getByText('Glad you are here.').waitFor();
+    await page.screenshot({ path: `${SHOTS}/pipet-effects.png`, fullPage: true });
   });
 });
