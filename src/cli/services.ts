@@ -7,7 +7,6 @@ import exitHook from 'async-exit-hook';
 import { pgReachable, redisReachable } from '../lib/server/embedded/reachable.ts';
 import { env, resetEnv } from '../lib/server/env.ts';
 import { applyMigrations } from '../lib/server/db/migrate.ts';
-import { startEmbeddedPostgres } from '../lib/server/embedded/embedded-postgres.ts';
 import { startEmbeddedRedis } from '../lib/server/embedded/embedded-redis.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -44,6 +43,8 @@ export async function withServices<T>(
     log(`Embedded Redis on ${r.url}`);
   }
   if (!databaseUrl) {
+    // Imported only when used: embedded-postgres installs a process exit hook.
+    const { startEmbeddedPostgres } = await import('../lib/server/embedded/embedded-postgres.ts');
     const db = await startEmbeddedPostgres(dataDir(), log);
     databaseUrl = db.url;
     stops.unshift(db.stop);

@@ -2,7 +2,6 @@
 // server and a real worker: sign up, create a stream and a key, write a reducer, test it, save it,
 // and watch its state change live as events are POSTed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
 import { startWeb, startWorkerProcess, type Running } from '../helpers/server.ts';
@@ -14,7 +13,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = '/tmp';
 
-describe.skipIf(!existsSync(CHROMIUM))('the web app in a browser', () => {
+// .ci/run installs Debian's chromium; without it this fails loudly rather than skipping.
+describe('the web app in a browser', () => {
   let web: Running;
   let worker: Running;
   let browser: Browser;

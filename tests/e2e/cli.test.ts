@@ -69,7 +69,7 @@ describe('npm start on embedded defaults', () => {
   it('starts PostgreSQL, Redis, web and worker with no configuration, serves the curl line, and stops cleanly on Ctrl-C', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pipet-start-'));
     const port = await freePort();
-    const env = { ...process.env, PIPET_DATA_DIR: dataDir, PORT: String(port) };
+    const env: NodeJS.ProcessEnv = { ...process.env, PIPET_DATA_DIR: dataDir, PORT: String(port) };
     for (const k of ['DATABASE_URL', 'REDIS_URL', 'QUEUE_PREFIX', 'NODE_ENV']) delete env[k];
     // Its own process group, so Ctrl-C can be sent to the whole group as a terminal does.
     const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

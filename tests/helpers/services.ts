@@ -5,7 +5,6 @@ import { Redis } from 'ioredis';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../../src/lib/server/embedded/embedded-postgres.ts';
 import { startEmbeddedRedis } from '../../src/lib/server/embedded/embedded-redis.ts';
 import { pgReachable, redisReachable } from '../../src/lib/server/embedded/reachable.ts';
 
@@ -17,6 +16,9 @@ export async function testServices(): Promise<TestServices> {
   let adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
   let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (!(await pgReachable(adminUrl))) {
+    // Imported only when needed: embedded-postgres installs an exit hook that would exit with 0
+    // and hide vitest's failure exit code.
+    const { startEmbeddedPostgres } = await import('../../src/lib/server/embedded/embedded-postgres.ts');
     const embedded = await startEmbeddedPostgres(mkdtempSync(join(tmpdir(), 'pipet-test-pg-')));
     adminUrl = embedded.url.replace(/\/pipet$/, '/postgres');
     stops.push(embedded.stop);

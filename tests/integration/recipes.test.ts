@@ -72,10 +72,11 @@ describe('stuck-user recipe, end to end', () => {
       ],
     });
     const deadline = Date.now() + 20_000;
-    let state: { users: Record<string, { outcome: string | null }> } | null = null;
+    type StuckState = { users: Record<string, { outcome: string | null }> };
+    let state = null as StuckState | null;
     while (Date.now() < deadline) {
       const row = await db().reducerState.findFirst({ where: { reducer: { streamId: stream.id, name: 'stuck-users' } } });
-      state = row?.state as typeof state;
+      state = (row?.state ?? null) as StuckState | null;
       if (state?.users.ada?.outcome && state.users.bob?.outcome && smtp.mails.length > 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -64,7 +64,7 @@ export async function parseAppendBody(request: Request, bytes: Uint8Array, { bat
   if (type === 'multipart/form-data') {
     let form: FormData;
     try {
-      form = await new Response(bytes, { headers: { 'content-type': request.headers.get('content-type')! } }).formData();
+      form = await new Response(bytes as BodyInit, { headers: { 'content-type': request.headers.get('content-type')! } }).formData();
     } catch {
       throw new AppError('bad_request', 'The multipart form body could not be parsed.');
     }

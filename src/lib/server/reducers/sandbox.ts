@@ -223,7 +223,6 @@ export async function foldBatch(req: FoldRequest): Promise<FoldResult> {
 export async function closeSandbox(): Promise<void> {
   const all = slots ?? [];
   slots = undefined;
-  config = undefined;
   await Promise.all(
     all.map(async (slot) => {
       clearTimeout(slot.timer);
