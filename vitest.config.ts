@@ -7,7 +7,8 @@ export default defineConfig({
     globalSetup: ['tests/helpers/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
-    fileParallelism: true,
-    maxWorkers: 2,
+    // One file at a time: these machines have two cores, and the files that start servers, worker
+    // processes and a browser are timing-sensitive under contention.
+    fileParallelism: false,
   },
 });

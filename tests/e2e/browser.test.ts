@@ -29,7 +29,7 @@ describe('the web app in a browser', () => {
     worker = startWorkerProcess({ ...own.env, SWEEP_INTERVAL_MS: '1000', RETRY_SCHEDULE: '0' });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(15_000);
+    page.setDefaultTimeout(30_000);
   });
   afterAll(async () => {
     await browser?.close();
