@@ -1,32 +1,9 @@
-import { fail, redirect } from '@sveltejs/kit';
 import type { Actions, PageServerLoad } from './$types';
-import { AppError } from '$lib/server/errors.ts';
-import { landingPath, safeRedirect } from '$lib/server/auth/landing.ts';
-import { createSession, setSessionCookie } from '$lib/server/auth/sessions.ts';
+import { credentialsAction, credentialsLoad } from '$lib/server/auth/credentials-action.ts';
 import { signUp } from '$lib/server/auth/sign-up.ts';
 
-export const load: PageServerLoad = async ({ locals, url }) => {
-  if (locals.user) redirect(303, await landingPath(locals.user.id, url.searchParams.get('redirectTo')));
-  return { redirectTo: safeRedirect(url.searchParams.get('redirectTo')), email: url.searchParams.get('email') ?? '' };
-};
+export const load: PageServerLoad = credentialsLoad;
 
 export const actions: Actions = {
-  default: async ({ request, cookies, url, getClientAddress }) => {
-    const form = await request.formData();
-    const email = String(form.get('email') ?? '');
-    const password = String(form.get('password') ?? '');
-    const redirectTo = safeRedirect(String(form.get('redirectTo') ?? '') || url.searchParams.get('redirectTo'));
-    let user: { id: string };
-    try {
-      ({ user } = await signUp({ email, password, clientAddress: getClientAddress() }));
-    } catch (error) {
-      if (error instanceof AppError) {
-        return fail(error.status, { email, message: error.message, fields: (error.details ?? {}) as Record<string, string[] | undefined> });
-      }
-      throw error;
-    }
-    const { token, session } = await createSession(user.id);
-    setSessionCookie(cookies, token, session.expiresAt);
-    redirect(303, await landingPath(user.id, redirectTo));
-  },
+  default: credentialsAction(async (credentials) => (await signUp(credentials)).user),
 };

@@ -1,0 +1,35 @@
+// The shared shape of the log-in and sign-up form actions: read the credentials, run `authenticate`,
+// answer its AppError as a form error, or start a session and go where the user was headed.
+import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
+import { AppError } from '../errors.ts';
+import { landingPath, safeRedirect } from './landing.ts';
+import { createSession, setSessionCookie } from './sessions.ts';
+
+type Credentials = { email: string; password: string; clientAddress: string };
+
+export function credentialsAction(authenticate: (c: Credentials) => Promise<{ id: string }>) {
+  return async ({ request, cookies, url, getClientAddress }: RequestEvent) => {
+    const form = await request.formData();
+    const email = String(form.get('email') ?? '');
+    const password = String(form.get('password') ?? '');
+    const redirectTo = safeRedirect(String(form.get('redirectTo') ?? '') || url.searchParams.get('redirectTo'));
+    let user: { id: string };
+    try {
+      user = await authenticate({ email, password, clientAddress: getClientAddress() });
+    } catch (error) {
+      if (error instanceof AppError) {
+        return fail(error.status, { email, message: error.message, fields: (error.details ?? {}) as Record<string, string[] | undefined> });
+      }
+      throw error;
+    }
+    const { token, session } = await createSession(user.id);
+    setSessionCookie(cookies, token, session.expiresAt);
+    redirect(303, await landingPath(user.id, redirectTo));
+  };
+}
+
+/** Both pages' load: the signed-in go straight on; others get the form's hidden fields. */
+export async function credentialsLoad({ locals, url }: Pick<RequestEvent, 'locals' | 'url'>) {
+  if (locals.user) redirect(303, await landingPath(locals.user.id, url.searchParams.get('redirectTo')));
+  return { redirectTo: safeRedirect(url.searchParams.get('redirectTo')), email: url.searchParams.get('email') ?? '' };
+}
