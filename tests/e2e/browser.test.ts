@@ -168,4 +168,51 @@ describe('the web app in a browser', () => {
     await page.getByText('Glad you are here.').waitFor();
     await page.screenshot({ path: `${SHOTS}/pipet-effects.png`, fullPage: true });
   });
+
+  it('recipes page installs stuck-user; the stream settings make it publicly readable', { timeout: 120_000 }, async () => {
+    // Its own user, team and browser context: independent of the tests above.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const own = await context.newPage();
+    own.setDefaultTimeout(30_000);
+    try {
+      await own.goto(`${web.url}/signup`);
+      await own.getByLabel('Email').fill(`${uniqueSlug('grace')}@example.com`);
+      await own.getByLabel('Password').fill('correct horse battery');
+      await own.getByRole('button', { name: 'Sign up' }).click();
+      await own.getByRole('heading', { level: 2, name: 'Streams' }).waitFor();
+      const ownTeam = new URL(own.url()).pathname.slice(1);
+      const read = () => fetch(`${web.url}/s/${ownTeam}/onboarding`);
+
+      // The recipes page, from the team home; install stuck-user with its defaults.
+      await own.getByRole('link', { name: 'Recipes' }).click();
+      await own.getByRole('heading', { level: 1, name: 'Recipes' }).waitFor();
+      const card = own.getByTestId('recipe-stuck-user');
+      await card.getByRole('button', { name: 'Install stuck-user' }).click();
+      const streamLink = card.getByRole('status').getByRole('link', { name: 'onboarding', exact: true });
+      await streamLink.waitFor();
+      await card.getByRole('status').getByRole('link', { name: 'stuck-users' }).waitFor();
+      // Installing again is a conflict, shown as such.
+      await card.getByRole('button', { name: 'Install stuck-user' }).click();
+      await card.getByRole('alert').getByText('already has a reducer').waitFor();
+      await own.screenshot({ path: `${SHOTS}/pipet-recipes.png`, fullPage: true });
+      expect((await read()).status).not.toBe(200);
+
+      // The stream page: an invalid origin is refused; public read is saved and works without a key.
+      await own.goto(`${web.url}/${ownTeam}/streams/onboarding`);
+      await own.getByRole('heading', { level: 1, name: 'Onboarding' }).waitFor();
+      const settings = own.getByTestId('stream-settings');
+      await settings.getByLabel('Allowed origins').fill('not an origin');
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await settings.getByRole('alert').waitFor();
+      await settings.getByLabel('Allowed origins').fill('https://example.com');
+      await settings.getByLabel('Public read').check();
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await settings.getByText('Settings saved').waitFor();
+      await settings.getByText('https://example.com', { exact: true }).waitFor();
+      expect((await read()).status).toBe(200);
+      await own.screenshot({ path: `${SHOTS}/pipet-stream-settings.png`, fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
 });
