@@ -43,7 +43,12 @@ describe('the web app in a browser', () => {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('correct horse battery');
     await page.getByRole('button', { name: 'Sign up' }).click();
-    await page.getByRole('heading', { level: 2, name: 'Streams' }).waitFor();
+    try {
+      await page.getByRole('heading', { level: 2, name: 'Streams' }).waitFor();
+    } catch (error) {
+      await page.screenshot({ path: '/tmp/pipet-signup-failed.png' });
+      throw new Error(`No team page after sign-up: at ${page.url()}\n${(await page.locator('body').innerText()).slice(0, 1500)}\n${web.output().slice(-3000)}`, { cause: error });
+    }
     team = new URL(page.url()).pathname.slice(1);
     expect(team).toMatch(/^ada-/);
 
