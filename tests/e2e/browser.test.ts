@@ -39,7 +39,8 @@ describe('the web app in a browser', () => {
 
   it('sign up → stream and key → write, test and save a reducer → its state updates live', { timeout: 120_000 }, async () => {
     const email = `${uniqueSlug('ada')}@example.com`;
-    await page.goto(`${web.url}/signup`);
+    // networkidle: interact only once the page has hydrated, as a person would after it appears.
+    await page.goto(`${web.url}/signup`, { waitUntil: 'networkidle' });
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('correct horse battery');
     await page.getByRole('button', { name: 'Sign up' }).click();
@@ -180,7 +181,7 @@ describe('the web app in a browser', () => {
     const own = await context.newPage();
     own.setDefaultTimeout(30_000);
     try {
-      await own.goto(`${web.url}/signup`);
+      await own.goto(`${web.url}/signup`, { waitUntil: 'networkidle' });
       await own.getByLabel('Email').fill(`${uniqueSlug('grace')}@example.com`);
       await own.getByLabel('Password').fill('correct horse battery');
       await own.getByRole('button', { name: 'Sign up' }).click();
