@@ -13,6 +13,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = '/tmp';
 
+// At the top level, so its clean-up (dropping the database and the Redis keys) is registered.
+const ownDb = await useOwnDatabase('browser');
+
 // .ci/run installs Debian's chromium; without it this fails loudly rather than skipping.
 describe('the web app in a browser', () => {
   let web: Running;
@@ -23,10 +26,9 @@ describe('the web app in a browser', () => {
   let append: (body: unknown) => Promise<Response>;
 
   beforeAll(async () => {
-    const own = await useOwnDatabase('browser');
-    web = await startWeb({ ...own.env, SSE_HEARTBEAT_MS: '300' });
+    web = await startWeb({ ...ownDb.env, SSE_HEARTBEAT_MS: '300' });
     // One delivery attempt, so a webhook to a closed port fails at once and can be retried by hand.
-    worker = startWorkerProcess({ ...own.env, SWEEP_INTERVAL_MS: '1000', RETRY_SCHEDULE: '0' });
+    worker = startWorkerProcess({ ...ownDb.env, SWEEP_INTERVAL_MS: '1000', RETRY_SCHEDULE: '0' });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(30_000);
