@@ -185,10 +185,6 @@ export function evict(options: EngineOptions, now = Date.now()): void {
   }
 }
 
-export function cachedCount(): number {
-  return cache.size;
-}
-
 type Limits = SandboxLimits;
 
 /** Folds a batch synchronously (after the reducer is compiled). Never throws for reducer faults. */
