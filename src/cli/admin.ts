@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { withServices } from './services.ts';
 import { createUser } from '../lib/server/auth/create-user.ts';
-import { createApiKey, Scope } from '../lib/server/auth/api-keys.ts';
+import { createApiKey } from '../lib/server/auth/api-keys.ts';
+import { Scope } from '../lib/schemas/vocabulary.ts';
 import { db } from '../lib/server/db/client.ts';
 import { ensureStream } from '../lib/server/streams/ensure-stream.ts';
 

@@ -2,7 +2,8 @@
 import { afterAll, inject } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { createDb, type Db } from '../../src/lib/server/db/client.ts';
-import { createApiKey, type Scope } from '../../src/lib/server/auth/api-keys.ts';
+import { createApiKey } from '../../src/lib/server/auth/api-keys.ts';
+import type { Scope } from '../../src/lib/schemas/vocabulary.ts';
 import { newSigningSecret } from '../../src/lib/server/teams/create-team.ts';
 import { createDatabase, deleteRedisPrefix, dropDatabase } from './services.ts';
 import { resetEnv } from '../../src/lib/server/env.ts';

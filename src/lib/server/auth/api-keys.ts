@@ -1,13 +1,10 @@
 // API keys: `pk_<prefix>_<secret>`, shown once, stored as a SHA-256 hash. The prefix names the key
 // in lists without revealing it.
-import { z } from 'zod';
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { hashToken, randomToken } from './tokens.ts';
 
-export const SCOPES = ['ingest', 'read', 'manage'] as const;
-export const Scope = z.enum(SCOPES);
-export type Scope = z.infer<typeof Scope>;
+import type { Scope } from '../../schemas/vocabulary.ts';
 
 export type CreateApiKeyOptions = {
   teamId: string;

@@ -4,6 +4,7 @@ import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { findApiKey } from './api-keys.ts';
 import { ensureStream } from '../streams/ensure-stream.ts';
+import { isSlug } from '../../schemas/vocabulary.ts';
 
 export type StreamAccess = 'read' | 'append';
 
@@ -25,11 +26,10 @@ export type StreamGrant = {
   anonymous: boolean;
 };
 
-const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const streamSelect = { id: true, slug: true, teamId: true, length: true, allowedOrigins: true, publicRead: true, publicWrite: true } as const;
 
 export async function authorizeStream({ teamSlug, streamSlug, access, key, userId, db = defaultDb() }: AuthorizeStreamOptions): Promise<StreamGrant> {
-  if (!SLUG.test(teamSlug) || !SLUG.test(streamSlug)) {
+  if (!isSlug(teamSlug) || !isSlug(streamSlug)) {
     throw new AppError('not_found', 'No such stream: team and stream names are lowercase letters, digits and dashes.');
   }
   // The key and the team with its stream are looked up at once: this runs on every request.
@@ -80,7 +80,7 @@ async function loadTeamAndStream(teamSlug: string, streamSlug: string, db: DbTx)
 
 /** The stream's allowed origins, for CORS on responses that failed before authorization. */
 export async function allowedOriginsOf(teamSlug: string, streamSlug: string, db: DbTx = defaultDb()): Promise<string[]> {
-  if (!SLUG.test(teamSlug) || !SLUG.test(streamSlug)) return [];
+  if (!isSlug(teamSlug) || !isSlug(streamSlug)) return [];
   const stream = await db.stream.findFirst({ where: { slug: streamSlug, team: { slug: teamSlug } }, select: { allowedOrigins: true } });
   return stream?.allowedOrigins ?? [];
 }

@@ -10,12 +10,13 @@ import { enqueueEffect } from './enqueue-effect.ts';
 import { TimerPayload, WebhookPayload } from './payloads.ts';
 import { planNextStep, retrySchedule } from './retry-schedule.ts';
 import { sendEmail, type EmailInput } from './send-email.ts';
+import type { EffectKind } from '../../schemas/vocabulary.ts';
 
 // A job may run a little before the row says (clocks of different machines); not more.
 const EARLY_TOLERANCE_MS = 1_000;
 
 type Attempt = WebhookAttempt;
-type EffectRow = { id: string; teamId: string; streamId: string; kind: 'webhook' | 'email' | 'timer'; payload: unknown; team: { signingSecret: string } };
+type EffectRow = { id: string; teamId: string; streamId: string; kind: EffectKind; payload: unknown; team: { signingSecret: string } };
 
 export type DeliverEffectOptions = { effectId: string; db?: Db };
 export type DeliverEffectResult =

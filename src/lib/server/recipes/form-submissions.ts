@@ -1,10 +1,11 @@
 // Form submissions: a count, the latest submission, and (with `digestTo`) an email digest of what
 // arrived, at most one every `digestHours`. The digest's timer is an event in the stream itself.
 import { z } from 'zod';
-import { lit, SLUG, type Recipe } from './recipe.ts';
+import { lit, type Recipe } from './recipe.ts';
+import { Slug } from '../../schemas/vocabulary.ts';
 
 const Params = z.object({
-  stream: z.string().regex(SLUG).default('form'),
+  stream: Slug.default('form'),
   digestTo: z.string().email().optional(),
   digestHours: z.number().positive().max(24 * 31).default(24),
   subject: z.string().min(1).max(200).default('New form submissions'),

@@ -14,7 +14,5 @@ export type Recipe<S extends z.ZodType = z.ZodType> = {
   build(params: z.output<S>): RecipePlan;
 };
 
-export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
 /** A JSON literal for splicing a parameter into reducer source. */
 export const lit = (value: unknown): string => JSON.stringify(value);

@@ -1,10 +1,11 @@
 // Stuck-user email: after N hours, a user who has not finished setup and has not already written
 // to support or tweeted gets one email naming the steps they did and the docs they read.
 import { z } from 'zod';
-import { lit, SLUG, type Recipe } from './recipe.ts';
+import { lit, type Recipe } from './recipe.ts';
+import { Slug } from '../../schemas/vocabulary.ts';
 
 const Params = z.object({
-  stream: z.string().regex(SLUG).default('onboarding'),
+  stream: Slug.default('onboarding'),
   hours: z.number().positive().max(24 * 90).default(24),
   doneStep: z.string().min(1).max(100).default('first_event_sent'),
   // `ada@acme.example` or `Acme <ada@acme.example>`

@@ -1,10 +1,11 @@
 // Threshold alert: a webhook when a running count (or the sum of a numeric field) reaches a value,
 // once per crossing — it re-arms when the total falls back below.
 import { z } from 'zod';
-import { lit, SLUG, type Recipe } from './recipe.ts';
+import { lit, type Recipe } from './recipe.ts';
+import { Slug } from '../../schemas/vocabulary.ts';
 
 const Params = z.object({
-  stream: z.string().regex(SLUG).default('metrics'),
+  stream: Slug.default('metrics'),
   url: z.string().url().refine((u) => /^https?:/.test(u), 'an http(s) URL'),
   threshold: z.number().finite(),
   field: z.string().min(1).max(100).optional(),

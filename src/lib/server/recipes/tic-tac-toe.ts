@@ -1,9 +1,10 @@
 // Tic-tac-toe: moves {player: "X"|"O", cell: 0-8} (or {row, col}) become the board, whose turn it
 // is and the winner; illegal moves are rejected in the state, not thrown. {type:"reset"} starts over.
 import { z } from 'zod';
-import { SLUG, type Recipe } from './recipe.ts';
+import { type Recipe } from './recipe.ts';
+import { Slug } from '../../schemas/vocabulary.ts';
 
-const Params = z.object({ stream: z.string().regex(SLUG).default('tic-tac-toe') });
+const Params = z.object({ stream: Slug.default('tic-tac-toe') });
 
 const initialState = { board: [null, null, null, null, null, null, null, null, null], turn: 'X', winner: null, draw: false, moves: 0, rejected: [] };
 

@@ -6,8 +6,8 @@ import { AppError } from '../errors.ts';
 import { wakeFold } from '../queue/enqueue.ts';
 import { foldBatch } from './sandbox.ts';
 import { hashToken } from '../auth/tokens.ts';
+import { isSlug, SLUG_RULE } from '../../schemas/vocabulary.ts';
 
-export const REDUCER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const MAX_CODE = 100 * 1024;
 
 export type UpsertReducerOptions = {
@@ -25,7 +25,7 @@ function jsonValue(value: unknown): Prisma.InputJsonValue | typeof Prisma.JsonNu
 }
 
 export async function upsertReducer({ streamId, name, code, initialState = null, replay = false, db = defaultDb() }: UpsertReducerOptions) {
-  if (!REDUCER_NAME.test(name)) throw new AppError('bad_request', 'Reducer names are 1-63 lowercase letters, digits and dashes.');
+  if (!isSlug(name)) throw new AppError('bad_request', `Reducer names are ${SLUG_RULE}.`);
   if (!code.trim()) throw new AppError('bad_request', 'The reducer code is empty.');
   if (code.length > MAX_CODE) throw new AppError('payload_too_large', `Reducer code may be at most ${MAX_CODE} characters.`);
   if (JSON.stringify(initialState ?? null).length > 1024 * 1024) throw new AppError('payload_too_large', 'The initial state may be at most 1 MiB of JSON.');

@@ -2,8 +2,7 @@
 import { encodeBase64 } from '@oslojs/encoding';
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
-
-export const TEAM_SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+import { isSlug, SLUG_RULE } from '../../schemas/vocabulary.ts';
 
 /** Top-level paths of the app: a team with one of these slugs would be shadowed by the route. */
 export const RESERVED_TEAM_SLUGS = new Set(['api', 's', 'login', 'signup', 'logout', 'invite', 'thanks', 'new', 'settings', 'account', 'admin', 'static', 'assets', 'app']);
@@ -15,7 +14,7 @@ export function newSigningSecret(): string {
 export type CreateTeamOptions = { slug: string; name?: string; ownerId: string; personal?: boolean; db?: DbTx };
 
 export async function createTeam({ slug, name, ownerId, personal = false, db = defaultDb() }: CreateTeamOptions) {
-  if (!TEAM_SLUG.test(slug)) throw new AppError('bad_request', 'Team slugs are 1-63 lowercase letters, digits and dashes, starting with a letter or digit.');
+  if (!isSlug(slug)) throw new AppError('bad_request', `Team slugs are ${SLUG_RULE}.`);
   if (RESERVED_TEAM_SLUGS.has(slug)) throw new AppError('conflict', `The team name \`${slug}\` is reserved.`);
   const taken = await db.team.findUnique({ where: { slug }, select: { id: true } });
   if (taken) throw new AppError('conflict', `The team name \`${slug}\` is taken.`);

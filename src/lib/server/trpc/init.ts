@@ -4,7 +4,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { z, ZodError } from 'zod';
 import { AppError, ERROR_CODES, toAppError } from '../errors.ts';
-import type { Role } from '../db/generated/enums.ts';
+import { atLeast, type Role } from '../../schemas/vocabulary.ts';
 import type { Context } from './context.ts';
 
 const t = initTRPC.context<Context>().create({
@@ -59,8 +59,6 @@ export const userProcedure = authedProcedure.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, caller: ctx.caller } });
 });
 
-const RANK: Record<Role, number> = { member: 1, admin: 2, owner: 3 };
-
 export const TeamInput = z.object({ team: z.string().min(1).max(63) });
 
 /**
@@ -83,11 +81,7 @@ export const teamProcedure = authedProcedure.input(TeamInput).use(async ({ ctx, 
 /** A teamProcedure that also requires at least `min` (owner > admin > member). */
 export function teamRoleProcedure(min: Role) {
   return teamProcedure.use(({ ctx, next }) => {
-    if (RANK[ctx.role] < RANK[min]) throw new AppError('forbidden', `This needs the ${min} role in team \`${ctx.team.slug}\`.`);
+    if (!atLeast(ctx.role, min)) throw new AppError('forbidden', `This needs the ${min} role in team \`${ctx.team.slug}\`.`);
     return next();
   });
-}
-
-export function atLeast(role: Role, min: Role): boolean {
-  return RANK[role] >= RANK[min];
 }

@@ -1,10 +1,10 @@
 // API keys of a team: create (the secret is returned once), list without secrets, revoke.
 import { z } from 'zod';
-import { createApiKey, Scope } from '../../auth/api-keys.ts';
+import { createApiKey } from '../../auth/api-keys.ts';
+import { Scope, Slug as StreamSlug } from '../../../schemas/vocabulary.ts';
 import { AppError } from '../../errors.ts';
 import { router, teamRoleProcedure } from '../init.ts';
 
-const StreamSlug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'Use the stream slug: lowercase letters, digits and dashes.');
 
 export const apiKeyRouter = router({
   create: teamRoleProcedure('admin')

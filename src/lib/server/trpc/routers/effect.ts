@@ -4,16 +4,16 @@ import { z } from 'zod';
 import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import { retryEffects } from '../../effects/retry-effects.ts';
+import { EffectKind, EffectStatus, Slug } from '../../../schemas/vocabulary.ts';
 
-const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/);
 const ReducerName = z.string().min(1).max(100);
 const Page = { cursor: z.string().max(200).optional(), limit: z.number().int().min(1).max(100).default(50) };
 
 export const EffectListInput = z.object({
   stream: Slug.optional(),
   reducer: ReducerName.optional(),
-  status: z.enum(['pending', 'delivered', 'failed', 'suppressed']).optional(),
-  kind: z.enum(['webhook', 'email', 'timer']).optional(),
+  status: EffectStatus.optional(),
+  kind: EffectKind.optional(),
   ...Page,
 });
 

@@ -8,7 +8,7 @@ import { AppError } from '../../errors.ts';
 import { acceptInvite, findPendingInvite, INVITE_GONE } from '../../teams/accept-invite.ts';
 import { inviteLink } from '../../teams/invite-link.ts';
 import { publicProcedure, router, teamRoleProcedure, userProcedure } from '../init.ts';
-import { RoleInput } from './member.ts';
+import { Role } from '../../../schemas/vocabulary.ts';
 
 export const INVITE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 const Token = z.object({ token: z.string().min(1).max(128) });
@@ -17,7 +17,7 @@ const inviteSelect = { id: true, email: true, role: true, expiresAt: true, creat
 
 export const inviteRouter = router({
   create: teamRoleProcedure('admin')
-    .input(z.object({ email: Email, role: RoleInput.default('member') }))
+    .input(z.object({ email: Email, role: Role.default('member') }))
     .mutation(async ({ ctx, input }) => {
       if (input.role === 'owner' && ctx.role !== 'owner') throw new AppError('forbidden', 'Only an owner can invite an owner.');
       const existing = await ctx.db.membership.findFirst({ where: { teamId: ctx.team.id, user: { email: input.email } }, select: { role: true } });

@@ -2,14 +2,13 @@
 // a team always keeps at least one owner.
 import { z } from 'zod';
 import type { DbTx } from '../../db/client.ts';
-import type { Role } from '../../db/generated/enums.ts';
+import { Role, type Role as RoleName } from '../../../schemas/vocabulary.ts';
 import { AppError } from '../../errors.ts';
 import { router, teamProcedure, teamRoleProcedure } from '../init.ts';
 
-export const RoleInput = z.enum(['owner', 'admin', 'member']);
 const MemberInput = z.object({ userId: z.string().uuid() });
 
-async function memberRole(db: DbTx, teamId: string, userId: string): Promise<Role> {
+async function memberRole(db: DbTx, teamId: string, userId: string): Promise<RoleName> {
   const m = await db.membership.findUnique({ where: { teamId_userId: { teamId, userId } }, select: { role: true } });
   if (!m) throw new AppError('not_found', 'No such member in this team.');
   return m.role;
@@ -31,7 +30,7 @@ export const memberRouter = router({
   }),
 
   updateRole: teamRoleProcedure('admin')
-    .input(MemberInput.extend({ role: RoleInput }))
+    .input(MemberInput.extend({ role: Role }))
     .mutation(async ({ ctx, input }) =>
       // Serializable so two owners demoting each other at once cannot leave the team ownerless.
       ctx.db.$transaction(

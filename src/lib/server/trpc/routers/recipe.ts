@@ -1,6 +1,7 @@
 // Recipes: the catalogue, and installing one (streams, reducers and settings in one transaction).
 import { z } from 'zod';
-import { router, teamProcedure, authedProcedure, atLeast } from '../init.ts';
+import { router, teamProcedure, authedProcedure } from '../init.ts';
+import { atLeast } from '../../../schemas/vocabulary.ts';
 import { AppError } from '../../errors.ts';
 import { installRecipe, listRecipes } from '../../recipes/install-recipe.ts';
 

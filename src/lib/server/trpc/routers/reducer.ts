@@ -3,15 +3,14 @@ import { z } from 'zod';
 import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import type { Context } from '../context.ts';
-import { REDUCER_NAME, replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
+import { replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
 import { readEvents } from '../../streams/read-events.ts';
 import { foldBatch } from '../../reducers/sandbox.ts';
 import { hashToken } from '../../auth/tokens.ts';
+import { Slug } from '../../../schemas/vocabulary.ts';
 
-const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'Use lowercase letters, digits and dashes.');
-const Name = z.string().regex(REDUCER_NAME, 'Reducer names are 1-63 lowercase letters, digits and dashes.');
 const StreamInput = z.object({ stream: Slug });
-const ReducerInput = StreamInput.extend({ name: Name });
+const ReducerInput = StreamInput.extend({ name: Slug });
 const PREVIEW = 10_000;
 
 async function findStream(ctx: Context & { team: { id: string } }, slug: string) {

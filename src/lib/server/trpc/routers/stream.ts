@@ -2,15 +2,8 @@
 import { z } from 'zod';
 import { router, teamProcedure, teamRoleProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
+import { Slug, StreamSettings } from '../../../schemas/index.ts';
 
-const Slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'Use 1-63 lowercase letters, digits and dashes, starting with a letter or digit.');
-const Origin = z.union([z.literal('*'), z.string().url().transform((u) => new URL(u).origin)]);
-export const StreamSettings = z.object({
-  name: z.string().trim().min(1).max(100).optional(),
-  publicRead: z.boolean().optional(),
-  publicWrite: z.boolean().optional(),
-  allowedOrigins: z.array(Origin).max(50).optional(),
-});
 
 const streamSelect = {
   id: true,

@@ -1,10 +1,10 @@
 // Teams: the caller's teams, create, rename, settings, signing secret, transfer and delete.
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
-import { createTeam, newSigningSecret, TEAM_SLUG } from '../../teams/create-team.ts';
+import { createTeam, newSigningSecret } from '../../teams/create-team.ts';
+import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
 
-export const TeamSlug = z.string().regex(TEAM_SLUG, 'Use 1-63 lowercase letters, digits and dashes, starting with a letter or digit.');
 const TeamName = z.string().trim().min(1, 'Give the team a name.').max(100);
 
 const settingsSelect = { slug: true, name: true, personal: true, autoCreateStreams: true, emailFrom: true, createdAt: true } as const;

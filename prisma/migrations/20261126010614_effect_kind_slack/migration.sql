@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "EffectKind" ADD VALUE 'slack';
