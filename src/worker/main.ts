@@ -1,20 +1,19 @@
 // The worker process: one BullMQ Worker per queue, plus the periodic sweep that re-enqueues
 // anything left behind (how the system recovers when Redis loses its data).
-import { Worker, type Processor } from 'bullmq';
+import { Worker } from 'bullmq';
 import { env } from '../lib/server/env.ts';
 import { createRedis } from '../lib/server/redis.ts';
-import { queuePrefix, closeQueues } from '../lib/server/queue/enqueue.ts';
+import { queuePrefix } from '../lib/server/queue/enqueue.ts';
 import type { QueueName } from '../lib/server/queue/catalog.ts';
-import { closeDb } from '../lib/server/db/client.ts';
-import { closeRedis } from '../lib/server/redis.ts';
+import { closeAll } from '../lib/server/shutdown.ts';
 import { runSweep } from './sweep.ts';
-import { processors } from './processors/index.ts';
+import { handlers, processorFor } from './processors/index.ts';
 
 export type RunningWorker = { close(): Promise<void> };
 
 export async function startWorker({ log = console.log }: { log?: (line: string) => void } = {}): Promise<RunningWorker> {
-  const workers = (Object.entries(processors) as [QueueName, { processor: Processor; concurrency: number }][]).map(([name, { processor, concurrency }]) => {
-    const worker = new Worker(name, processor, { connection: createRedis('worker'), prefix: queuePrefix(), concurrency });
+  const workers = (Object.keys(handlers) as QueueName[]).map((name) => {
+    const worker = new Worker(name, processorFor(name), { connection: createRedis('worker'), prefix: queuePrefix(), concurrency: handlers[name].concurrency });
     worker.on('error', (err) => log(`[worker:${name}] ${err.message}`));
     worker.on('failed', (job, err) => log(`[worker:${name}] job ${job?.id} failed: ${err.message}`));
     return worker;
@@ -39,9 +38,7 @@ export async function startWorker({ log = console.log }: { log?: (line: string) 
     async close() {
       clearInterval(timer);
       await Promise.all(workers.map((w) => w.close()));
-      await closeQueues();
-      await closeRedis();
-      await closeDb();
+      await closeAll();
     },
   };
 }

@@ -32,14 +32,8 @@ export async function useOwnDatabase(name: string): Promise<{ databaseUrl: strin
   Object.assign(process.env, { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, NODE_ENV: 'test' });
   resetEnv();
   afterAll(async () => {
-    const { closeDb } = await import('../../src/lib/server/db/client.ts');
-    const { closeRedis } = await import('../../src/lib/server/redis.ts');
-    const { closeQueues } = await import('../../src/lib/server/queue/enqueue.ts');
-    const { closeTails } = await import('../../src/lib/server/streams/tail-events.ts');
-    await closeQueues();
-    await closeTails();
-    await closeRedis();
-    await closeDb();
+    const { closeAll } = await import('../../src/lib/server/shutdown.ts');
+    await closeAll();
     await dropDatabase(adminUrl, dbName);
     await deleteRedisPrefix(redisUrl, prefix);
   });

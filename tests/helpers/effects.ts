@@ -48,15 +48,10 @@ export async function startEffectWorkers(): Promise<{ close(): Promise<void> }> 
   const { Worker } = await import('bullmq');
   const { createRedis } = await import('../../src/lib/server/redis.ts');
   const { queuePrefix } = await import('../../src/lib/server/queue/enqueue.ts');
-  const { deliverProcessor } = await import('../../src/worker/processors/deliver.ts');
-  const { timersProcessor } = await import('../../src/worker/processors/timers.ts');
-  const entries = [
-    ['deliver', deliverProcessor],
-    ['timers', timersProcessor],
-  ] as const;
-  const running = entries.map(([name, processor]) => {
+  const { processorFor } = await import('../../src/worker/processors/index.ts');
+  const running = (['deliver', 'timers'] as const).map((name) => {
     const connection = createRedis('worker');
-    const worker = new Worker(name, processor, { connection, prefix: queuePrefix(), concurrency: 8 });
+    const worker = new Worker(name, processorFor(name), { connection, prefix: queuePrefix(), concurrency: 8 });
     worker.on('error', () => {});
     return { worker, connection };
   });

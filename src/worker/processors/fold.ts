@@ -1,10 +1,9 @@
 import type { Job } from 'bullmq';
-import { FoldJob } from '../../lib/server/queue/catalog.ts';
+import type { JobPayload } from '../../lib/server/queue/catalog.ts';
 import { wakeFold } from '../../lib/server/queue/enqueue.ts';
 import { foldStream } from '../../lib/server/reducers/fold-stream.ts';
 
-export async function foldProcessor(job: Job): Promise<{ folded: number }> {
-  const { streamId } = FoldJob.parse(job.data);
+export async function foldProcessor({ streamId }: JobPayload<'fold'>, job: Job): Promise<{ folded: number }> {
   // Release the stream's de-duplication key first: an append landing from now on queues a
   // follow-up fold instead of being absorbed by this one.
   await job.removeDeduplicationKey().catch(() => {});

@@ -1,6 +1,6 @@
 // Live tails: long-polls and Server-Sent Events wait here for a stream to grow. Appends publish
 // the new length after commit (lib/server/notify.ts); waiters also re-read PostgreSQL every second.
-import { channelFor, closeNotify, nextMessage, publish } from '../notify.ts';
+import { channelFor, nextMessage, publish } from '../notify.ts';
 import { streamLength } from './read-events.ts';
 
 const POLL_MS = 1_000;
@@ -24,5 +24,3 @@ export async function waitForLength(streamId: string, length: number, timeoutMs:
     await nextWake(streamId, signal, Math.min(POLL_MS, left));
   }
 }
-
-export const closeTails = closeNotify;
