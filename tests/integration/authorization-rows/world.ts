@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../../src/lib/server/db/client.ts';
 import { createApiKey } from '../../../src/lib/server/auth/api-keys.ts';
-import { hashToken, randomToken } from '../../../src/lib/server/auth/tokens.ts';
+import { hashToken, randomToken } from '../../../src/lib/server/crypto.ts';
 import { createTeam } from '../../../src/lib/server/teams/create-team.ts';
 
 export const CALLERS = ['anonymous', 'nonMember', 'member', 'admin', 'owner', 'manageKey', 'otherTeamKey', 'revokedKey', 'ingestKey'] as const;

@@ -2,7 +2,7 @@
 // in lists without revealing it.
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
-import { hashToken, randomToken } from './tokens.ts';
+import { hashToken, randomToken } from '../crypto.ts';
 
 import type { Scope } from '../../schemas/vocabulary.ts';
 

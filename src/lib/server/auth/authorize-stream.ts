@@ -1,9 +1,9 @@
 // Who may read or append to /s/{team}/{stream}: a key with the right scope for this team (and
 // stream, if the key is limited to one), a signed-in member, or anyone when the stream is public.
+// Reads only: a stream that an append may create is reported as such, and created by the caller.
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { findApiKey } from './api-keys.ts';
-import { ensureStream } from '../streams/ensure-stream.ts';
 import { isSlug } from '../../schemas/vocabulary.ts';
 
 export type StreamAccess = 'read' | 'append';
@@ -19,16 +19,20 @@ export type AuthorizeStreamOptions = {
   db?: DbTx;
 };
 
+export type GrantedStream = { id: string; slug: string; teamId: string; length: number; allowedOrigins: string[] };
+
 export type StreamGrant = {
-  stream: { id: string; slug: string; teamId: string; length: number; allowedOrigins: string[] };
+  stream: GrantedStream;
   team: { id: string; slug: string };
   /** True when access comes from the stream being public: such callers are rate-limited. */
   anonymous: boolean;
 };
 
-const streamSelect = { id: true, slug: true, teamId: true, length: true, allowedOrigins: true, publicRead: true, publicWrite: true } as const;
+/** A team-wide ingest key appending to a stream that does not exist yet, in a team that auto-creates streams. */
+export type CreateGrant = { stream: null; team: { id: string; slug: string }; anonymous: false; createSlug: string };
 
-export async function authorizeStream({ teamSlug, streamSlug, access, key, userId, db = defaultDb() }: AuthorizeStreamOptions): Promise<StreamGrant> {
+
+export async function authorizeStream({ teamSlug, streamSlug, access, key, userId, db = defaultDb() }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
   if (!isSlug(teamSlug) || !isSlug(streamSlug)) {
     throw new AppError('not_found', 'No such stream: team and stream names are lowercase letters, digits and dashes.');
   }
@@ -41,11 +45,9 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
     if (!team || apiKey.teamId !== team.id) throw new AppError('forbidden', 'This API key belongs to another team.');
     const scope = access === 'read' ? 'read' : 'ingest';
     if (!apiKey.scopes.includes(scope)) throw new AppError('forbidden', `This API key lacks the \`${scope}\` scope.`);
-    let stream = found?.stream ?? null;
+    const stream = found?.stream ?? null;
     if (apiKey.streamId && stream?.id !== apiKey.streamId) throw new AppError('forbidden', 'This API key is limited to another stream.');
-    if (!stream && access === 'append' && team.autoCreateStreams) {
-      stream = await ensureStream({ teamId: team.id, slug: streamSlug, select: streamSelect, db });
-    }
+    if (!stream && access === 'append' && team.autoCreateStreams) return { stream: null, team, anonymous: false, createSlug: streamSlug };
     if (!stream) throw new AppError('not_found', `No stream \`${streamSlug}\` in team \`${teamSlug}\`.`);
     return { stream, team, anonymous: false };
   }

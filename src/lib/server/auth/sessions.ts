@@ -4,7 +4,7 @@
 import type { Cookies } from '@sveltejs/kit';
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { isProduction } from '../env.ts';
-import { hashToken, randomToken } from './tokens.ts';
+import { hashToken, randomToken } from '../crypto.ts';
 
 export const SESSION_COOKIE = 'pipet_session';
 const DAY = 24 * 60 * 60 * 1000;

@@ -2,10 +2,13 @@
 // authenticate → authorize → rate-limit → act → respond, with CORS and JSON errors throughout.
 import type { RequestEvent, RequestHandler } from '@sveltejs/kit';
 import { allowedOriginsOf, authorizeStream, type StreamAccess, type StreamGrant } from '../auth/authorize-stream.ts';
+import { ensureStream } from '../streams/ensure-stream.ts';
 import { consume, publicStreamLimiter } from '../auth/rate-limit.ts';
 import { errorResponse } from './respond.ts';
 
 export type StreamContext = StreamGrant & { event: RequestEvent; url: URL };
+
+const STREAM_FIELDS = { id: true, slug: true, teamId: true, length: true, allowedOrigins: true } as const;
 
 const EXPOSED = 'Location, Link, ETag, Retry-After, Pipet-Length, Pipet-Index, Pipet-Received-At, Pipet-Folded';
 
@@ -35,21 +38,23 @@ function credentialOf(event: RequestEvent): string | null {
 export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => Promise<Response>): RequestHandler {
   return async (event) => {
     const origin = event.request.headers.get('origin');
-    const { team, stream } = event.params as { team: string; stream: string };
+    const { team: teamSlug, stream: streamSlug } = event.params as { team: string; stream: string };
     let allowed: string[] = [];
     try {
       const grant = await authorizeStream({
-        teamSlug: team,
-        streamSlug: stream,
+        teamSlug,
+        streamSlug,
         access,
         key: credentialOf(event),
         userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null,
       });
-      allowed = grant.stream.allowedOrigins;
+      // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
+      const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, slug: grant.createSlug, select: STREAM_FIELDS }));
+      allowed = stream.allowedOrigins;
       if (grant.anonymous) await consume(publicStreamLimiter(), event.getClientAddress());
-      return withCors(await act({ ...grant, event, url: event.url }), origin, allowed);
+      return withCors(await act({ stream, team: grant.team, anonymous: grant.anonymous, event, url: event.url }), origin, allowed);
     } catch (error) {
-      if (origin && allowed.length === 0) allowed = await allowedOriginsOf(team, stream).catch(() => []);
+      if (origin && allowed.length === 0) allowed = await allowedOriginsOf(teamSlug, streamSlug).catch(() => []);
       return withCors(errorResponse(error), origin, allowed);
     }
   };

@@ -5,7 +5,7 @@ import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { wakeFold } from '../queue/enqueue.ts';
 import { foldBatch } from './sandbox.ts';
-import { hashToken } from '../auth/tokens.ts';
+import { hashToken } from '../crypto.ts';
 import { isSlug, SLUG_RULE } from '../../schemas/vocabulary.ts';
 
 const MAX_CODE = 100 * 1024;

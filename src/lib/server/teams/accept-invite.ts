@@ -2,7 +2,7 @@
 // expires or is revoked. Someone already in the team keeps their role (never demoted by a link).
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { AppError } from '../errors.ts';
-import { hashToken } from '../auth/tokens.ts';
+import { hashToken } from '../crypto.ts';
 
 export const INVITE_GONE = 'This invite link is not valid: it may have expired, been used or been revoked.';
 

@@ -1,7 +1,6 @@
 // Runs inside a sandbox thread: one QuickJS WebAssembly instance per cached reducer, each with its
 // own capped WebAssembly.Memory, so a memory bomb or a polluted prototype stays in its own instance.
 // Everything here is synchronous once a reducer is compiled; the thread's watchdog lives on the caller.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
@@ -13,6 +12,7 @@ import {
 } from 'quickjs-emscripten-core';
 import RELEASE_SYNC from '@jitl/quickjs-wasmfile-release-sync';
 import { pipetDriver } from './driver.js';
+import { sha256Hex } from '../../crypto.ts';
 import type { FoldError, FoldRequest, FoldResult, RecordedEffect, SandboxLimits } from '../sandbox.ts';
 
 export type EngineOptions = {
@@ -72,10 +72,6 @@ function shouldInterrupt(): boolean {
   }
   if (cpuNow() - eventStart > budgetMs) interrupted = true;
   return interrupted;
-}
-
-export function hashCode(code: string): string {
-  return createHash('sha256').update(code).digest('hex');
 }
 
 async function createReducer(key: string, code: string, codeHash: string, limits: SandboxLimits, options: EngineOptions): Promise<Reducer | FoldError> {
@@ -189,7 +185,7 @@ type Limits = SandboxLimits;
 
 /** Folds a batch synchronously (after the reducer is compiled). Never throws for reducer faults. */
 export async function runFold(req: FoldRequest & { limits: Limits }, options: EngineOptions): Promise<FoldResult> {
-  const codeHash = hashCode(req.code);
+  const codeHash = sha256Hex(req.code);
   let entry = cache.get(req.cacheKey);
   if (entry && (entry.codeHash !== codeHash || entry.memoryBytes !== req.limits.memoryBytes)) {
     discard(entry);

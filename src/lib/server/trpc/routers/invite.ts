@@ -1,58 +1,29 @@
-// Invites: admins invite by email with a role; the emailed link's token (stored hashed) works once
-// within 7 days. `preview` and `accept` take the token itself and need no team membership.
+// Invites: admins invite by email with a role (teams/invite-member.ts); the emailed link's token
+// works once within 7 days. `preview` and `accept` take the token itself and need no membership.
 import { z } from 'zod';
 import { Email } from '../../auth/create-user.ts';
-import { hashToken, randomToken } from '../../auth/tokens.ts';
-import { sendEmail } from '../../effects/send-email.ts';
 import { AppError } from '../../errors.ts';
 import { acceptInvite, findPendingInvite, INVITE_GONE } from '../../teams/accept-invite.ts';
-import { inviteLink } from '../../teams/invite-link.ts';
-import { publicProcedure, router, teamRoleProcedure, userProcedure } from '../init.ts';
+import { inviteMember, inviteSelect } from '../../teams/invite-member.ts';
 import { Role } from '../../../schemas/vocabulary.ts';
+import { publicProcedure, router, teamRoleProcedure, userProcedure } from '../init.ts';
 
-export const INVITE_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 const Token = z.object({ token: z.string().min(1).max(128) });
-
-const inviteSelect = { id: true, email: true, role: true, expiresAt: true, createdAt: true, invitedBy: { select: { email: true } } } as const;
 
 export const inviteRouter = router({
   create: teamRoleProcedure('admin')
     .input(z.object({ email: Email, role: Role.default('member') }))
-    .mutation(async ({ ctx, input }) => {
-      if (input.role === 'owner' && ctx.role !== 'owner') throw new AppError('forbidden', 'Only an owner can invite an owner.');
-      const existing = await ctx.db.membership.findFirst({ where: { teamId: ctx.team.id, user: { email: input.email } }, select: { role: true } });
-      if (existing) throw new AppError('conflict', `${input.email} is already a member of this team.`);
-      const token = randomToken(20);
-      const invitedById = ctx.caller.kind === 'user' ? ctx.caller.userId : null;
-      const invite = await ctx.db.$transaction(async (tx) => {
-        // A new invite to the same address replaces the pending one: only the newest link works.
-        await tx.invite.updateMany({ where: { teamId: ctx.team.id, email: input.email, acceptedAt: null, revokedAt: null }, data: { revokedAt: new Date() } });
-        return tx.invite.create({
-          data: { teamId: ctx.team.id, email: input.email, role: input.role, tokenHash: hashToken(token), invitedById, expiresAt: new Date(Date.now() + INVITE_LIFETIME_MS) },
-          select: inviteSelect,
-        });
-      });
-      const url = inviteLink(token, ctx.origin);
-      const by = ctx.caller.kind === 'user' ? ctx.caller.email : 'An admin';
-      let emailStatus: 'sent' | 'stored' | 'failed';
-      try {
-        const sent = await sendEmail({
-          teamId: ctx.team.id,
-          db: ctx.db,
-          email: {
-            to: input.email,
-            subject: `You're invited to ${ctx.team.name} on Pipet`,
-            text: `${by} invited you to join the team "${ctx.team.name}" on Pipet as ${input.role}.\n\nAccept the invite: ${url}\n\nThe link works once and expires in 7 days.`,
-            html: `<p>${escapeHtml(by)} invited you to join the team <strong>${escapeHtml(ctx.team.name)}</strong> on Pipet as ${input.role}.</p><p><a href="${escapeHtml(url)}">Accept the invite</a></p><p>The link works once and expires in 7 days.</p>`,
-          },
-        });
-        emailStatus = sent.status;
-      } catch {
-        // The invite stands; the inviter can pass on the link, and the outbox row records the failure.
-        emailStatus = 'failed';
-      }
-      return { ...invite, url, emailStatus };
-    }),
+    .mutation(({ ctx, input }) =>
+      inviteMember({
+        team: ctx.team,
+        inviterRole: ctx.role,
+        inviter: ctx.caller.kind === 'user' ? { userId: ctx.caller.userId, email: ctx.caller.email } : null,
+        email: input.email,
+        role: input.role,
+        requestOrigin: ctx.origin,
+        db: ctx.db,
+      }),
+    ),
 
   /** Pending invites (neither accepted nor revoked); expired ones are flagged. */
   list: teamRoleProcedure('admin').query(async ({ ctx }) => {
@@ -78,7 +49,3 @@ export const inviteRouter = router({
 
   accept: userProcedure.input(Token).mutation(({ ctx, input }) => acceptInvite({ token: input.token, userId: ctx.caller.userId, db: ctx.db })),
 });
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}

@@ -4,9 +4,7 @@ import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import type { Context } from '../context.ts';
 import { replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
-import { readEvents } from '../../streams/read-events.ts';
-import { foldBatch } from '../../reducers/sandbox.ts';
-import { hashToken } from '../../auth/tokens.ts';
+import { dryRunReducer } from '../../reducers/dry-run-reducer.ts';
 import { Slug } from '../../../schemas/vocabulary.ts';
 
 const StreamInput = z.object({ stream: Slug });
@@ -113,27 +111,6 @@ export const reducerRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const stream = await findStream(ctx, input.stream);
-      const now = Date.now();
-      const events = input.events
-        ? input.events.map((body, i) => ({ index: i, bodyJson: JSON.stringify(body ?? null), receivedAt: now }))
-        : (await readEvents({ streamId: stream.id, start: Math.max(0, stream.length - (input.last ?? 20)), end: stream.length, db: ctx.db })).map((e) => ({
-            index: e.index,
-            bodyJson: e.bodyJson,
-            receivedAt: e.receivedAt.getTime(),
-          }));
-      const result = await foldBatch({
-        cacheKey: `dry:${hashToken(input.code).slice(0, 24)}`,
-        code: input.code,
-        stateJson: JSON.stringify(input.initialState ?? null),
-        events,
-        stream: { team: ctx.team.slug, name: stream.slug, length: stream.length },
-        collectStates: true,
-      });
-      return {
-        steps: events.slice(0, result.folded).map((e, i) => ({ index: e.index, event: JSON.parse(e.bodyJson), state: JSON.parse(result.states?.[i] ?? 'null') })),
-        state: JSON.parse(result.stateJson),
-        effects: result.effects,
-        error: result.error ?? null,
-      };
+      return dryRunReducer({ team: ctx.team, stream, code: input.code, initialState: input.initialState, last: input.last, events: input.events, db: ctx.db });
     }),
 });

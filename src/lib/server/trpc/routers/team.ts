@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { createTeam, newSigningSecret } from '../../teams/create-team.ts';
+import { transferOwnership } from '../../teams/manage-members.ts';
 import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
 
@@ -57,17 +58,9 @@ export const teamRouter = router({
   /** Makes another member an owner; the caller stays on as an admin. */
   transferOwnership: teamRoleProcedure('owner')
     .input(z.object({ userId: z.string().uuid() }))
-    .mutation(async ({ ctx, input }) => {
+    .mutation(({ ctx, input }) => {
       if (ctx.caller.kind !== 'user') throw new AppError('forbidden', 'Only an owner can transfer ownership.');
-      if (ctx.team.personal) throw new AppError('bad_request', 'A personal team cannot change hands; create a team to share it.');
-      if (input.userId === ctx.caller.userId) throw new AppError('bad_request', 'You already own this team.');
-      const me = ctx.caller.userId;
-      return ctx.db.$transaction(async (tx) => {
-        const { count } = await tx.membership.updateMany({ where: { teamId: ctx.team.id, userId: input.userId }, data: { role: 'owner' } });
-        if (count === 0) throw new AppError('not_found', 'No such member in this team.');
-        await tx.membership.update({ where: { teamId_userId: { teamId: ctx.team.id, userId: me } }, data: { role: 'admin' } });
-        return { owner: input.userId };
-      });
+      return transferOwnership({ team: ctx.team, fromUserId: ctx.caller.userId, toUserId: input.userId, db: ctx.db });
     }),
 
   signingSecret: teamRoleProcedure('admin').query(async ({ ctx }) => {
