@@ -62,7 +62,7 @@ try {
   const { closeQueues } = await import('../../src/lib/server/queue/enqueue.ts');
   const { closeRedis } = await import('../../src/lib/server/redis.ts');
   const { closeNotify } = await import('../../src/lib/server/notify.ts');
-  const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox.ts');
+  const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox/index.ts');
   await Promise.allSettled([closeQueues(), closeNotify(), closeSandbox()]);
   await Promise.allSettled([closeRedis(), closeDb()]);
   await dropDatabase(services.adminUrl, dbName);

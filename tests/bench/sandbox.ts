@@ -1,7 +1,7 @@
 // Sandbox fold throughput: a counter reducer folded through the real pool (worker thread, QuickJS),
 // batched and one event per call, plus the cost of starting a reducer. Figures only, no assertions.
 // Run alone with `node tests/bench/sandbox.ts`; `npm run bench` prints it with the rest.
-import { closeSandbox, foldBatch, type SandboxEvent } from '../../src/lib/server/reducers/sandbox.ts';
+import { closeSandbox, foldBatch, type SandboxEvent } from '../../src/lib/server/reducers/sandbox/index.ts';
 
 const COUNTER = '(state, event) => (state ?? 0) + (event.type === "order" ? 1 : 0)';
 const stream = { team: 'bench', name: 'orders', length: 0 };

@@ -9,7 +9,7 @@ const { appendEvents } = await import('../../src/lib/server/streams/append-event
 const { foldStream } = await import('../../src/lib/server/reducers/fold-stream.ts');
 const { upsertReducer, replayReducer, resumeReducer, skipFailingEvent } = await import('../../src/lib/server/reducers/manage-reducer.ts');
 const { readReducerState } = await import('../../src/lib/server/reducers/read-state.ts');
-const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox.ts');
+const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox/index.ts');
 
 let teamId: string;
 beforeAll(async () => {

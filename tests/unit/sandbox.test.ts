@@ -1,6 +1,6 @@
 // The reducer sandbox, for real: QuickJS in worker threads, no mocks.
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSandbox, foldBatch, threadEntryPath, type FoldRequest, type SandboxEvent } from '../../src/lib/server/reducers/sandbox.ts';
+import { closeSandbox, foldBatch, threadEntryPath, type FoldRequest, type SandboxEvent } from '../../src/lib/server/reducers/sandbox/index.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const stream = { team: 'acme', name: 'orders', length: 100 };
@@ -287,7 +287,7 @@ describe('hostile reducers are contained', () => {
 
 describe('plumbing', () => {
   it('finds the thread entry from the project root', () => {
-    expect(threadEntryPath()).toMatch(/src\/lib\/server\/reducers\/sandbox-thread\.ts$/);
+    expect(threadEntryPath()).toMatch(/src\/lib\/server\/reducers\/sandbox\/thread\.ts$/);
   });
 
   it('recompiles when the code behind a cache key changes', async () => {

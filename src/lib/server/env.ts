@@ -28,8 +28,13 @@ const EnvSchema = z.object({
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
   EMAIL_FROM: z.string().default('Pipet <noreply@pipet.localhost>'),
   ALLOW_PRIVATE_WEBHOOKS: flag,
-  // The reducer sandbox (lib/server/reducers/sandbox.ts).
-  SANDBOX_THREADS: z.coerce.number().int().min(1).max(64).default(1),
+  // The reducer sandbox (lib/server/reducers/sandbox/). Threads default to the machine's cores.
+  SANDBOX_THREADS: z.coerce.number().int().min(1).max(64).optional(),
+  SANDBOX_INTERACTIVE_THREADS: z.coerce.number().int().min(1).max(16).default(1),
+  // Dry runs and compile checks of unsaved code (the web's own small pool), per team.
+  DRY_RUN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  SANDBOX_SLICE_MS: z.coerce.number().int().min(10).max(10_000).default(200),
+  SANDBOX_CALL_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(1_000),
   SANDBOX_CPU_MS_PER_EVENT: z.coerce.number().positive().max(60_000).default(50),
   SANDBOX_MEMORY_BYTES: z.coerce.number().int().min(24 * 1024 * 1024).max(2 ** 31).default(64 * 1024 * 1024),
   SANDBOX_STATE_BYTES: z.coerce.number().int().positive().default(1024 * 1024),

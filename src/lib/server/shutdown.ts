@@ -3,7 +3,7 @@ import { closeDb } from './db/client.ts';
 import { closeNotify } from './notify.ts';
 import { closeQueues } from './queue/enqueue.ts';
 import { closeRedis } from './redis.ts';
-import { closeSandbox } from './reducers/sandbox.ts';
+import { closeSandbox } from './reducers/sandbox/index.ts';
 
 /** Closes queues, live-tail subscriptions and sandbox threads, then the Redis and PostgreSQL pools. */
 export async function closeAll(): Promise<void> {

@@ -4,7 +4,7 @@ import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { env } from '../env.ts';
 import { AppError } from '../errors.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
-import { consume, limiter } from './rate-limit.ts';
+import { consume, limiter } from '../rate-limit.ts';
 
 const WINDOW_SECONDS = 15 * 60;
 export const BAD_CREDENTIALS = 'Incorrect email or password.';

@@ -4,7 +4,7 @@ import type { Db } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { createUser, Email, Password } from './create-user.ts';
 import { authAddressLimiter } from './log-in.ts';
-import { consume } from './rate-limit.ts';
+import { consume } from '../rate-limit.ts';
 
 export const SignUpInput = z.object({ email: Email, password: Password, name: z.string().trim().max(100).optional() });
 

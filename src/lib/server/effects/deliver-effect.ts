@@ -4,19 +4,17 @@ import { ZodError } from 'zod';
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { env } from '../env.ts';
 import { AppError } from '../errors.ts';
-import { appendEvents } from '../streams/append-events.ts';
-import { deliverWebhook, EXCERPT_CHARS, type WebhookAttempt } from './deliver-webhook.ts';
-import { enqueueEffect } from './enqueue-effect.ts';
-import { TimerPayload, WebhookPayload } from './payloads.ts';
-import { planNextStep, retrySchedule } from './retry-schedule.ts';
-import { sendEmail, type EmailInput } from './send-email.ts';
 import type { EffectKind } from '../../schemas/vocabulary.ts';
+import { EXCERPT_CHARS, type WebhookAttempt } from './deliver-webhook.ts';
+import { deliverOnce } from './deliverers.ts';
+import { enqueueEffect } from './enqueue-effect.ts';
+import { firstAttemptAt, specOf } from './kinds/index.ts';
+import { planNextStep, retrySchedule } from './retry-schedule.ts';
 
 // A job may run a little before the row says (clocks of different machines); not more.
 const EARLY_TOLERANCE_MS = 1_000;
 
-type Attempt = WebhookAttempt;
-type EffectRow = { id: string; teamId: string; streamId: string; kind: EffectKind; payload: unknown; team: { signingSecret: string } };
+type EffectRow = { id: string; teamId: string; streamId: string; kind: EffectKind; payload: unknown; attempts: number; createdAt: Date; team: { signingSecret: string } };
 
 export type DeliverEffectOptions = { effectId: string; db?: Db };
 export type DeliverEffectResult =
@@ -35,12 +33,12 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
   if (effect.status !== 'pending') return { outcome: 'skipped', status: effect.status };
 
   const now = Date.now();
-  if (effect.kind === 'timer') {
-    // Timer rows are due at payload.dueAt; a row stored without that as nextAttemptAt is corrected.
-    const dueAt = Date.parse((effect.payload as { dueAt?: string } | null)?.dueAt ?? '');
-    if (Number.isFinite(dueAt) && dueAt > effect.nextAttemptAt.getTime()) {
-      const moved = await db.effect.updateMany({ where: { id: effectId, status: 'pending', attempts: effect.attempts }, data: { nextAttemptAt: new Date(dueAt) } });
-      if (moved.count === 1) await enqueueEffect({ ...effect, nextAttemptAt: new Date(dueAt) });
+  if (effect.attempts === 0) {
+    // The first attempt is due when the kind says (a timer: its dueAt); a row stored earlier is corrected.
+    const due = safeDueAt(effect);
+    if (due && due.getTime() > effect.nextAttemptAt.getTime() + EARLY_TOLERANCE_MS) {
+      const moved = await db.effect.updateMany({ where: { id: effectId, status: 'pending', attempts: 0 }, data: { nextAttemptAt: due } });
+      if (moved.count === 1) await enqueueEffect({ ...effect, nextAttemptAt: due });
       return { outcome: 'not_due' };
     }
   }
@@ -81,24 +79,16 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
   return { outcome: step.status, attempts };
 }
 
+function safeDueAt(effect: Pick<EffectRow, 'kind' | 'payload' | 'createdAt'>): Date | null {
+  const parsed = specOf(effect.kind).payload.safeParse(effect.payload);
+  return parsed.success ? firstAttemptAt(effect.kind, parsed.data, effect.createdAt) : null;
+}
+
 /** Performs the effect once. Never throws: bad payloads are permanent failures, IO errors retryable. */
-async function attemptEffect(effect: EffectRow, db: Db): Promise<Attempt> {
+async function attemptEffect(effect: EffectRow, db: Db): Promise<WebhookAttempt> {
   try {
-    if (effect.kind === 'webhook') {
-      const payload = WebhookPayload.parse(effect.payload);
-      return await deliverWebhook({ id: effect.id, secret: effect.team.signingSecret, payload, timeoutMs: env().WEBHOOK_TIMEOUT_MS });
-    }
-    if (effect.kind === 'email') {
-      // sendEmail validates (EmailPayload) itself; a ZodError from it is a permanent failure below.
-      const sent = await sendEmail({ teamId: effect.teamId, email: effect.payload as EmailInput, effectId: effect.id, db });
-      return {
-        result: 'delivered',
-        responseExcerpt: sent.status === 'sent' ? `Sent through SMTP${sent.messageId ? ` as ${sent.messageId}` : ''}.` : "Stored in the team's outbox (SMTP_URL is not set).",
-      };
-    }
-    const timer = TimerPayload.parse(effect.payload);
-    const appended = await appendEvents({ streamId: effect.streamId, bodies: [timer.event], idempotencyKey: effect.id, db });
-    return { result: 'delivered', responseExcerpt: `Appended as element ${appended.first}${appended.replayed ? ' (by an earlier run of this timer)' : ''}.` };
+    const payload = specOf(effect.kind).payload.parse(effect.payload);
+    return await deliverOnce(effect.kind, { effect, payload: payload as never, secret: effect.team.signingSecret, db });
   } catch (error) {
     if (error instanceof ZodError) {
       return { result: 'permanent', error: `Invalid ${effect.kind} payload: ${error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}` };

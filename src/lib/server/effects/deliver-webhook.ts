@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { resolveDestination, pinnedLookup, RefusedDestination } from './ssrf.ts';
 import { signWebhook } from './sign-webhook.ts';
-import type { WebhookPayload } from './payloads.ts';
+import type { WebhookPayload } from './kinds/webhook.ts';
 import type { AttemptResult } from './retry-schedule.ts';
 
 export const EXCERPT_CHARS = 500;

@@ -1,22 +1,12 @@
-// Effects become jobs: webhooks and emails on `deliver`, timers on `timers` delayed until due.
-// Rows come first (the fold's transaction); jobs are best effort and the sweep re-creates any lost.
+// Effects become jobs on their kind's queue (webhooks, emails and Slack messages on `deliver`,
+// timers on `timers`), delayed until their attempt is due. Rows come first (the fold's
+// transaction); jobs are best effort and the sweep re-creates any lost.
 import { enqueue, queue } from '../queue/enqueue.ts';
+import type { EffectKind } from '../../schemas/vocabulary.ts';
+import { specOf } from './kinds/index.ts';
 
-/**
- * What enqueueing needs of an Effect row. `nextAttemptAt` defaults to now; a timer's `payload.dueAt`
- * (when given) is honoured too, so the fold can pass its stored effects as they are.
- */
-export type EnqueueableEffect = { id: string; kind: 'webhook' | 'email' | 'timer' | string; nextAttemptAt?: Date | string; attempts?: number; payload?: unknown };
-
-function dueTime({ kind, nextAttemptAt, payload }: EnqueueableEffect): number {
-  const next = nextAttemptAt === undefined ? Date.now() : new Date(nextAttemptAt).getTime();
-  const dueAt = kind === 'timer' ? Date.parse((payload as { dueAt?: string } | null | undefined)?.dueAt ?? '') : NaN;
-  return Number.isFinite(dueAt) ? Math.max(next, dueAt) : next;
-}
-
-function queueFor(kind: string): 'deliver' | 'timers' {
-  return kind === 'timer' ? 'timers' : 'deliver';
-}
+/** What enqueueing needs of an Effect row: when its next attempt is due (default now), and which attempt it is. */
+export type EnqueueableEffect = { id: string; kind: EffectKind; nextAttemptAt?: Date; attempts?: number };
 
 /**
  * The job id of an effect's next attempt. It names the attempt, so a retry scheduled while the
@@ -24,13 +14,13 @@ function queueFor(kind: string): 'deliver' | 'timers' {
  * the same attempt adds nothing. (BullMQ forbids `:` in custom ids.)
  */
 export function effectJobId({ id, kind, attempts = 0 }: Pick<EnqueueableEffect, 'id' | 'kind' | 'attempts'>): string {
-  return `${kind === 'timer' ? 'timer' : 'deliver'}-${id.replaceAll(':', '_')}-${attempts}`;
+  return `${specOf(kind).queue}-${id.replaceAll(':', '_')}-${attempts}`;
 }
 
 /** Enqueues an effect's next attempt, delayed until it is due. Best effort: false when Redis is away. */
 export async function enqueueEffect(effect: EnqueueableEffect): Promise<boolean> {
-  const delay = Math.max(0, dueTime(effect) - Date.now());
-  return enqueue(queueFor(effect.kind), effectJobId(effect), { effectId: effect.id }, delay);
+  const delay = Math.max(0, (effect.nextAttemptAt?.getTime() ?? Date.now()) - Date.now());
+  return enqueue(specOf(effect.kind).queue, effectJobId(effect), { effectId: effect.id }, delay);
 }
 
 export async function enqueueEffects(effects: EnqueueableEffect[]): Promise<void> {
@@ -43,7 +33,7 @@ export async function enqueueEffects(effects: EnqueueableEffect[]): Promise<void
  */
 export async function reEnqueueEffect(effect: EnqueueableEffect): Promise<boolean> {
   try {
-    const existing = await queue(queueFor(effect.kind)).getJob(effectJobId(effect));
+    const existing = await queue(specOf(effect.kind).queue).getJob(effectJobId(effect));
     if (existing && (await existing.isFailed())) await existing.remove();
   } catch {
     return false;

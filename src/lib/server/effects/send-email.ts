@@ -4,14 +4,18 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import { z } from 'zod';
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { env } from '../env.ts';
+import { ADDRESS } from './kinds/define.ts';
+
+// "ada@example.com" or "Ada <ada@example.com>", as reducers may write them.
+const Address = z.string().max(320).regex(ADDRESS, 'Use an address like "ada@example.com" or "Ada <ada@example.com>".');
 
 export const EmailInput = z.object({
-  to: z.union([z.string().email(), z.array(z.string().email()).min(1).max(50)]).transform((v) => (Array.isArray(v) ? v.join(', ') : v)),
-  subject: z.string().min(1).max(998),
+  to: z.union([Address, z.array(Address).min(1).max(50)]).transform((v) => (Array.isArray(v) ? v.join(', ') : v)),
+  subject: z.string().min(1).max(998).regex(/^[^\r\n]*$/, 'The subject is one line.'),
   text: z.string().max(1_000_000).optional(),
   html: z.string().max(1_000_000).optional(),
-  replyTo: z.string().email().optional(),
-  from: z.string().max(320).optional(),
+  replyTo: Address.optional(),
+  from: Address.optional(),
 });
 export type EmailInput = z.input<typeof EmailInput>;
 

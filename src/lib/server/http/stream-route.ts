@@ -3,7 +3,7 @@
 import type { RequestEvent, RequestHandler } from '@sveltejs/kit';
 import { allowedOriginsOf, authorizeStream, type StreamAccess, type StreamGrant } from '../auth/authorize-stream.ts';
 import { ensureStream } from '../streams/ensure-stream.ts';
-import { consume, publicStreamLimiter } from '../auth/rate-limit.ts';
+import { consume, publicStreamLimiter } from '../rate-limit.ts';
 import { errorResponse } from './respond.ts';
 
 export type StreamContext = StreamGrant & { event: RequestEvent; url: URL };

@@ -3,10 +3,12 @@
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { readEvents } from '../streams/read-events.ts';
 import { sha256Hex } from '../crypto.ts';
-import { foldBatch } from './sandbox.ts';
+import { foldBatch } from './sandbox/index.ts';
+import { consume, limiter } from '../rate-limit.ts';
+import { env } from '../env.ts';
 
 export type DryRunOptions = {
-  team: { slug: string };
+  team: { id: string; slug: string };
   stream: { id: string; slug: string; length: number };
   code: string;
   initialState?: unknown;
@@ -26,14 +28,16 @@ export async function dryRunReducer({ team, stream, code, initialState = null, l
         bodyJson: e.bodyJson,
         receivedAt: e.receivedAt.getTime(),
       }));
+  await consume(limiter('dry-run', env().DRY_RUN_RATE_LIMIT_PER_MINUTE, 60), team.id, 'Too many dry runs for this team; wait a moment.');
   const result = await foldBatch({
+    tenant: team.id,
     cacheKey: `dry:${sha256Hex(code).slice(0, 24)}`,
     code,
     stateJson: JSON.stringify(initialState ?? null),
     events,
     stream: { team: team.slug, name: stream.slug, length: stream.length },
     collectStates: true,
-  });
+  }, { pool: 'interactive' });
   return {
     steps: events.slice(0, result.folded).map((e, i) => ({ index: e.index, event: JSON.parse(e.bodyJson) as unknown, state: JSON.parse(result.states?.[i] ?? 'null') as unknown })),
     state: JSON.parse(result.stateJson) as unknown,

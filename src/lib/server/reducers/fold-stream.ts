@@ -3,10 +3,11 @@
 // in one transaction guarded by the old cursor. Two workers racing cost work, never correctness.
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { readEvents } from '../streams/read-events.ts';
-import { foldBatch, type FoldResult, type RecordedEffect } from './sandbox.ts';
+import { foldSlice, type FoldResult, type RecordedEffect } from './sandbox/index.ts';
 import { effectId } from './effect-id.ts';
 import { loadReducerCode } from './reducer-code.ts';
-import { afterEffectsCommitted } from './after-commit.ts';
+import { enqueueEffects } from '../effects/enqueue-effect.ts';
+import { firstAttemptAt } from '../effects/kinds/index.ts';
 import { channelFor, publish } from '../notify.ts';
 
 export type FoldStreamOptions = { streamId: string; batchSize?: number; timeBudgetMs?: number; db?: Db };
@@ -75,7 +76,8 @@ async function foldOnce({ reducerId, stream, batchSize, db }: { reducerId: strin
   const code = await loadReducerCode(reducerId, track.version, db);
   const events = await readEvents({ streamId: stream.id, start: track.cursor, end: Math.min(track.length, track.cursor + batchSize), db });
   if (events.length === 0) return { folded: 0, done: true };
-  const result = await foldBatch({
+  const result = await foldSlice({
+    tenant: stream.teamId,
     cacheKey: `${reducerId}:${track.version}`,
     code: code.code,
     stateJson: track.stateJson,
@@ -84,7 +86,8 @@ async function foldOnce({ reducerId, stream, batchSize, db }: { reducerId: strin
   });
   try {
     const pending = await commitBatch({ reducerId, stream, track, result, db });
-    await afterEffectsCommitted(pending);
+    // Best effort, after commit: the rows are stored, and the sweep enqueues whatever this misses.
+    await enqueueEffects(pending);
   } catch (error) {
     if (error instanceof LostRace) return { folded: 0, done: true };
     throw error;
@@ -92,19 +95,22 @@ async function foldOnce({ reducerId, stream, batchSize, db }: { reducerId: strin
   const next = track.cursor + result.folded;
   if (!track.replay && result.folded > 0) await publish(channelFor('folded', reducerId), String(next));
   if (track.replay && !result.error && next >= track.length) await promoteReplay(reducerId, { ...track, cursor: next }, db);
-  return { folded: result.folded, done: !!result.error || result.folded < events.length || next >= track.length };
+  // A slice that yielded leaves the rest of the batch for the next round (after other teams' turn).
+  return { folded: result.folded, done: !!result.error || next >= track.length };
 }
 
-type StoredEffect = { id: string; kind: RecordedEffect['kind']; payload: RecordedEffect['payload']; status: 'pending' | 'suppressed'; eventIndex: number };
+type StoredEffect = { id: string; kind: RecordedEffect['kind']; payload: RecordedEffect['payload']; status: 'pending' | 'suppressed'; eventIndex: number; nextAttemptAt: Date };
 
 async function commitBatch({ reducerId, stream, track, result, db }: { reducerId: string; stream: { id: string; teamId: string }; track: Track; result: FoldResult; db: Db }): Promise<StoredEffect[]> {
   const next = track.cursor + result.folded;
+  const recordedAt = new Date();
   const effects: StoredEffect[] = result.effects.map((e) => ({
     id: effectId(reducerId, track.version, e.eventIndex, e.ordinal),
     kind: e.kind,
     payload: e.payload,
     eventIndex: e.eventIndex,
     status: e.eventIndex < track.suppressBelow ? 'suppressed' : 'pending',
+    nextAttemptAt: firstAttemptAt(e.kind, e.payload, recordedAt),
   }));
   await db.$transaction(async (tx) => {
     const updated = track.replay
@@ -127,7 +133,7 @@ async function commitBatch({ reducerId, stream, track, result, db }: { reducerId
           kind: e.kind,
           payload: e.payload as object,
           status: e.status,
-          nextAttemptAt: e.kind === 'timer' ? new Date((e.payload as { dueAt: string }).dueAt) : new Date(),
+          nextAttemptAt: e.nextAttemptAt,
         })),
       });
     }

@@ -4,8 +4,8 @@ import { Prisma } from '../db/generated/client.ts';
 import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { wakeFold } from '../queue/enqueue.ts';
-import { foldBatch } from './sandbox.ts';
-import { hashToken } from '../crypto.ts';
+import { foldBatch } from './sandbox/index.ts';
+import { sha256Hex } from '../crypto.ts';
 import { isSlug, SLUG_RULE } from '../../schemas/vocabulary.ts';
 
 const MAX_CODE = 100 * 1024;
@@ -29,7 +29,8 @@ export async function upsertReducer({ streamId, name, code, initialState = null,
   if (!code.trim()) throw new AppError('bad_request', 'The reducer code is empty.');
   if (code.length > MAX_CODE) throw new AppError('payload_too_large', `Reducer code may be at most ${MAX_CODE} characters.`);
   if (JSON.stringify(initialState ?? null).length > 1024 * 1024) throw new AppError('payload_too_large', 'The initial state may be at most 1 MiB of JSON.');
-  await assertCompiles(code, initialState);
+  const { teamId } = await db.stream.findUniqueOrThrow({ where: { id: streamId }, select: { teamId: true } });
+  await assertCompiles({ code, initialState, teamId });
   const result = await db.$transaction(async (tx) => {
     const stream = await tx.stream.findUniqueOrThrow({ where: { id: streamId }, select: { length: true } });
     const existing = await tx.reducer.findUnique({ where: { streamId_name: { streamId, name } } });
@@ -119,13 +120,14 @@ export async function skipFailingEvent({ reducerId, db = defaultDb() }: { reduce
 }
 
 /** Refuses code that does not compile (or whose value is not a function) before it is saved. */
-async function assertCompiles(code: string, initialState: unknown): Promise<void> {
+async function assertCompiles({ code, initialState, teamId }: { code: string; initialState: unknown; teamId: string }): Promise<void> {
   const probe = await foldBatch({
-    cacheKey: `check:${hashToken(code).slice(0, 24)}`,
+    tenant: teamId,
+    cacheKey: `check:${sha256Hex(code).slice(0, 24)}`,
     code,
     stateJson: JSON.stringify(initialState ?? null),
     events: [{ index: 0, bodyJson: 'null', receivedAt: Date.now() }],
     stream: { team: 'check', name: 'check', length: 1 },
-  });
+  }, { pool: 'interactive' });
   if (probe.error?.kind === 'compile') throw new AppError('bad_request', `The reducer does not compile: ${probe.error.message}`);
 }

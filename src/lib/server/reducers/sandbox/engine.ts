@@ -1,6 +1,7 @@
 // Runs inside a sandbox thread: one QuickJS WebAssembly instance per cached reducer, each with its
 // own capped WebAssembly.Memory, so a memory bomb or a polluted prototype stays in its own instance.
-// Everything here is synchronous once a reducer is compiled; the thread's watchdog lives on the caller.
+// This is the host side of the boundary: it validates every effect as the reducer records it and
+// builds the result itself from what the driver hands over as primitives.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
@@ -13,7 +14,9 @@ import {
 import RELEASE_SYNC from '@jitl/quickjs-wasmfile-release-sync';
 import { pipetDriver } from './driver.js';
 import { sha256Hex } from '../../crypto.ts';
-import type { FoldError, FoldRequest, FoldResult, RecordedEffect, SandboxLimits } from '../sandbox.ts';
+import { SPEC_LIST } from '../../effects/kinds/index.ts';
+import { EffectArgumentError, signatureText } from '../../effects/kinds/define.ts';
+import { emptyResult, MAX_EFFECT_BYTES, MAX_EFFECTS_PER_EVENT, type FoldError, type FoldErrorKind, type FoldResult, type RecordedEffect, type ThreadFold } from './types.ts';
 
 export type EngineOptions = {
   /** Written with the ordinal of the event being folded (-1 while compiling), read by the watchdog. */
@@ -37,14 +40,17 @@ type Reducer = {
 const PAGE = 65536;
 const INITIAL_PAGES = 256; // the QuickJS build declares 16 MiB of initial memory
 const STACK_BYTES = 256 * 1024; // larger stacks let deep recursion corrupt the runtime
+const COMPILE_CPU_MS = 250;
 const DRIVER_SOURCE = `(${pipetDriver.toString()})`;
+const KINDS_JSON = JSON.stringify(SPEC_LIST.map((s) => [s.signature.name, s.signature.params]));
+const ERROR_KINDS = new Set<FoldErrorKind>(['threw', 'timeout', 'memory', 'state_too_large', 'not_json']);
 
 const require = createRequire(import.meta.url);
 const wasmModule = new WebAssembly.Module(readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')));
 const cache = new Map<string, Reducer>();
 
-// CPU budget of the event being folded, checked by each runtime's interrupt handler. Thread CPU
-// time rather than wall time, so a busy machine does not time reducers out.
+// CPU budget of the event being folded, checked by each runtime's interrupt handler and after each
+// event. Thread CPU time rather than wall time, so a busy machine does not time reducers out.
 const cpuNow: () => number =
   typeof process.threadCpuUsage === 'function'
     ? () => {
@@ -53,28 +59,59 @@ const cpuNow: () => number =
       }
     : () => performance.now();
 let budgetMs = Infinity;
-let eventStart = -1;
+let eventStart = 0;
 let interrupted = false;
 
 function startClock(ms: number): void {
   budgetMs = ms;
-  eventStart = -1;
+  eventStart = cpuNow();
   interrupted = false;
 }
 
+function overBudget(): boolean {
+  return budgetMs !== Infinity && cpuNow() - eventStart > budgetMs;
+}
+
 function shouldInterrupt(): boolean {
-  if (budgetMs === Infinity) return false;
-  // The first check of an event starts its clock: cheaper than reading the clock on every event,
-  // and it undercounts by at most one check interval.
-  if (eventStart < 0) {
-    eventStart = cpuNow();
-    return false;
-  }
-  if (cpuNow() - eventStart > budgetMs) interrupted = true;
+  if (!interrupted && overBudget()) interrupted = true;
   return interrupted;
 }
 
-async function createReducer(key: string, code: string, codeHash: string, limits: SandboxLimits, options: EngineOptions): Promise<Reducer | FoldError> {
+// ---- the fold in progress: what the driver's host calls write to (all synchronous) ----
+
+type Outcome = { folded: number; stateJson: string | null; errorKind: string; errorMessage: string; errorStack: string };
+type Active = { req: ThreadFold; effects: (RecordedEffect & { k: number })[]; counts: number[]; states: string[]; outcome: Outcome | null };
+let active: Active | null = null;
+
+/** An effect call from the reducer: validated against its kind now, kept host-side. '' or the refusal. */
+function emit(k: number, kindIndex: number, argsJson: string): string {
+  const a = active;
+  const spec = SPEC_LIST[kindIndex];
+  if (!a || !spec || !Number.isInteger(k) || k < 0 || k >= a.req.events.length) return 'Effects can only be recorded while an event is folded.';
+  const fn = signatureText(spec);
+  const count = a.counts[k] ?? 0;
+  if (count >= MAX_EFFECTS_PER_EVENT) return `${fn}: at most ${MAX_EFFECTS_PER_EVENT} effects per event`;
+  if (argsJson.length > MAX_EFFECT_BYTES || Buffer.byteLength(argsJson) > MAX_EFFECT_BYTES) return `${fn}: its arguments are larger than ${MAX_EFFECT_BYTES} bytes of JSON`;
+  if (argsJson.includes('\\u0000')) return `${fn}: strings may not contain the NUL character (\\u0000)`;
+  let args: unknown;
+  try {
+    args = JSON.parse(argsJson);
+  } catch {
+    return `${fn}: its arguments must be JSON`;
+  }
+  if (args === null || typeof args !== 'object' || Array.isArray(args)) return `${fn}: its arguments must be JSON`;
+  let payload: unknown;
+  try {
+    payload = spec.record(args as Record<string, unknown>, { now: a.req.events[k].receivedAt });
+  } catch (error) {
+    return error instanceof EffectArgumentError ? error.message : `${fn}: ${(error as Error).message}`;
+  }
+  a.counts[k] = count + 1;
+  a.effects.push({ k, eventIndex: a.req.events[k].index, ordinal: count, kind: spec.kind, payload } as RecordedEffect & { k: number });
+  return '';
+}
+
+async function createReducer(key: string, code: string, codeHash: string, limits: ThreadFold['limits'], options: EngineOptions): Promise<Reducer | FoldError> {
   const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: Math.floor(limits.memoryBytes / PAGE) });
   const module = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory: memory }));
   const runtime = module.newRuntime();
@@ -89,17 +126,35 @@ async function createReducer(key: string, code: string, codeHash: string, limits
     options.progress[0] = -1;
     const seed = Number.parseInt(codeHash.slice(0, 8), 16) | 0;
     const driver = context.unwrapResult(context.evalCode(DRIVER_SOURCE, 'pipet-sandbox.js'));
-    const tick = context.newFunction('tick', (k) => {
-      const ordinal = context.getNumber(k);
-      Atomics.store(options.progress, 0, ordinal);
-      startClock(budgetMs);
-    });
-    const byteLength = context.newFunction('byteLength', (text) => context.newNumber(Buffer.byteLength(context.getString(text), 'utf8')));
-    const seedHandle = context.newNumber(seed);
-    const fold = context.unwrapResult(context.callFunction(driver, context.undefined, tick, byteLength, seedHandle));
-    for (const h of [driver, tick, byteLength, seedHandle]) h.dispose();
+    const host = [
+      context.newFunction('tick', (k) => {
+        Atomics.store(options.progress, 0, context.getNumber(k));
+        startClock(budgetMs);
+      }),
+      context.newFunction('byteLength', (text) => context.newNumber(Buffer.byteLength(context.getString(text), 'utf8'))),
+      context.newNumber(seed),
+      context.newString(KINDS_JSON),
+      context.newFunction('emit', (k, kind, json) => context.newString(emit(context.getNumber(k), context.getNumber(kind), context.getString(json)))),
+      context.newFunction('overBudget', () => (overBudget() ? context.true : context.false)),
+      context.newFunction('step', (json) => {
+        active?.states.push(context.getString(json));
+      }),
+      context.newFunction('done', (folded, state, kind, message, stack) => {
+        if (!active || active.outcome) return;
+        const stateType = context.typeof(state);
+        active.outcome = {
+          folded: context.typeof(folded) === 'number' ? context.getNumber(folded) : -1,
+          stateJson: stateType === 'string' ? context.getString(state) : null,
+          errorKind: context.getString(kind),
+          errorMessage: context.getString(message),
+          errorStack: context.getString(stack),
+        };
+      }),
+    ];
+    const fold = context.unwrapResult(context.callFunction(driver, context.undefined, ...host));
+    for (const h of [driver, ...host]) h.dispose();
 
-    startClock(Math.max(limits.cpuMsPerEvent, 250));
+    startClock(COMPILE_CPU_MS);
     const compiled = compile(context, code);
     startClock(Infinity);
     if ('error' in compiled) {
@@ -162,7 +217,7 @@ function disposeQuietly(context: QuickJSContext, runtime: QuickJSRuntime, handle
 }
 
 function discard(entry: Reducer): void {
-  cache.delete(entry.key);
+  if (cache.get(entry.key) === entry) cache.delete(entry.key);
   disposeQuietly(entry.context, entry.runtime, [entry.fold, entry.reducer]);
 }
 
@@ -181,10 +236,8 @@ export function evict(options: EngineOptions, now = Date.now()): void {
   }
 }
 
-type Limits = SandboxLimits;
-
-/** Folds a batch synchronously (after the reducer is compiled). Never throws for reducer faults. */
-export async function runFold(req: FoldRequest & { limits: Limits }, options: EngineOptions): Promise<FoldResult> {
+/** Folds a batch (or a slice of it) synchronously once the reducer is compiled. Never throws for reducer faults. */
+export async function runFold(req: ThreadFold, options: EngineOptions): Promise<FoldResult> {
   const codeHash = sha256Hex(req.code);
   let entry = cache.get(req.cacheKey);
   if (entry && (entry.codeHash !== codeHash || entry.memoryBytes !== req.limits.memoryBytes)) {
@@ -193,42 +246,38 @@ export async function runFold(req: FoldRequest & { limits: Limits }, options: En
   }
   if (!entry) {
     const created = await createReducer(req.cacheKey, req.code, codeHash, req.limits, options);
-    if (!('runtime' in created)) {
-      return { stateJson: req.stateJson, folded: 0, effects: [], ...(req.collectStates ? { states: [] } : {}), error: { ...created, index: req.events[0].index } };
-    }
+    if (!('runtime' in created)) return { ...emptyResult(req), error: { ...created, index: req.events[0].index } };
     entry = created;
   }
   cache.delete(req.cacheKey);
-  cache.set(req.cacheKey, entry);
+  if (req.keep) cache.set(req.cacheKey, entry);
   entry.lastUsed = Date.now();
 
-  const result = foldWith(entry, req, options);
-  if (result.ok) {
+  const outcome = foldWith(entry, req, options);
+  if ('result' in outcome) {
     // A runtime that failed is never reused; nor one holding promise jobs, which never run here
     // (reducers are synchronous) and would otherwise pile up.
-    if (result.value.error || entry.runtime.hasPendingJob()) discard(entry);
-    return result.value;
+    if (!req.keep || outcome.result.error || entry.runtime.hasPendingJob()) discard(entry);
+    return outcome.result;
   }
   // The fault escaped the driver (interrupt, or the engine itself ran out of memory): the runtime is
   // discarded, and the events before the failing one are folded again in a fresh one, which gives
   // the same state and effects because reducers are deterministic.
   discard(entry);
-  const failed = result.at;
-  const prefix: FoldResult =
-    failed > 0
-      ? await runFold({ ...req, events: req.events.slice(0, failed) }, options)
-      : { stateJson: req.stateJson, folded: 0, effects: [], ...(req.collectStates ? { states: [] } : {}) };
-  if (prefix.error) return prefix;
-  return { ...prefix, error: { ...result.error, index: req.events[failed].index } };
+  const failed = outcome.at;
+  const prefix = failed > 0 ? await runFold({ ...req, events: req.events.slice(0, failed) }, options) : emptyResult(req);
+  if (prefix.error || prefix.yielded) return prefix;
+  return { ...prefix, error: { ...outcome.error, index: req.events[failed].index } };
 }
 
-type Outcome = { ok: true; value: FoldResult } | { ok: false; at: number; error: Omit<FoldError, 'index'> };
+type FoldOutcome = { result: FoldResult } | { at: number; error: Omit<FoldError, 'index'> };
 
-function foldWith(entry: Reducer, req: FoldRequest & { limits: Limits }, options: EngineOptions): Outcome {
+function foldWith(entry: Reducer, req: ThreadFold, options: EngineOptions): FoldOutcome {
   const { context } = entry;
   const events = req.events;
   const input =
     `{"s":${req.stateJson},"st":${JSON.stringify(req.stream)},"c":${req.collectStates ? 1 : 0},"m":${req.limits.stateBytes},` +
+    `"u":${req.limits.cpuMsPerEvent},"y":${req.sliceMs},` +
     `"i":[${events.map((e) => e.index).join(',')}],"t":[${events.map((e) => e.receivedAt).join(',')}],` +
     `"b":[${events.map((e) => e.bodyJson).join(',')}]}`;
   // Where the fault happened: the driver knows exactly, unless the engine trapped; then the last tick.
@@ -245,8 +294,9 @@ function foldWith(entry: Reducer, req: FoldRequest & { limits: Limits }, options
     }
     return Math.max(0, Math.min(events.length - 1, at));
   };
+  const a: Active = { req, effects: [], counts: [], states: [], outcome: null };
+  active = a;
   startClock(req.limits.cpuMsPerEvent);
-  let text: string;
   try {
     const inputHandle = context.newString(input);
     const result = context.callFunction(entry.fold, context.undefined, entry.reducer, inputHandle);
@@ -254,73 +304,42 @@ function foldWith(entry: Reducer, req: FoldRequest & { limits: Limits }, options
     if (result.error) {
       const dumped = context.dump(result.error) as { name?: string; message?: string } | undefined;
       result.error.dispose();
-      startClock(Infinity);
       if (interrupted || (dumped?.name === 'InternalError' && dumped.message === 'interrupted')) {
-        return { ok: false, at: progress(), error: { kind: 'timeout', message: `TimeoutError: the reducer used more than ${req.limits.cpuMsPerEvent} ms of CPU on this event`, stack: '' } };
+        return { at: progress(), error: { kind: 'timeout', message: `TimeoutError: the reducer used more than ${req.limits.cpuMsPerEvent} ms of CPU on this event`, stack: '' } };
       }
-      return { ok: false, at: progress(), error: { kind: 'memory', message: `MemoryError: the reducer exceeded its memory limit (${dumped?.name ?? 'Error'}: ${dumped?.message ?? ''})`, stack: '' } };
+      return { at: progress(), error: { kind: 'memory', message: `MemoryError: the reducer exceeded its memory limit (${dumped?.name ?? 'Error'}: ${dumped?.message ?? ''})`, stack: '' } };
     }
-    text = context.getString(result.value);
     result.value.dispose();
   } catch (error) {
     // A WebAssembly trap: the engine hit the Memory's maximum (or worse) mid-operation.
+    return { at: progress(), error: { kind: 'memory', message: `MemoryError: the reducer exceeded its ${req.limits.memoryBytes} bytes of memory (${errorText(error)})`, stack: '' } };
+  } finally {
     startClock(Infinity);
-    return { ok: false, at: progress(), error: { kind: 'memory', message: `MemoryError: the reducer exceeded its ${req.limits.memoryBytes} bytes of memory (${errorText(error)})`, stack: '' } };
+    active = null;
   }
-  startClock(Infinity);
-  return { ok: true, value: toResult(text, req) };
+  return { result: toResult(a, req) };
 }
 
-type DriverOutput = {
-  folded: number;
-  state: string | null;
-  effects: RecordedEffect[];
-  states?: string[];
-  error?: { kind: FoldError['kind']; message: string; stack: string; at: number };
-};
-
-const KINDS = new Set(['webhook', 'email', 'timer']);
-
-/** The driver runs in the reducer's realm, where the reducer can tamper with builtins: check its output. */
-function wellFormed(out: DriverOutput, req: FoldRequest): boolean {
+/** The batch's result, from the driver's report checked against what the host itself saw. */
+function toResult(a: Active, req: ThreadFold): FoldResult {
   const n = req.events.length;
-  if (!Number.isInteger(out.folded) || out.folded < 0 || out.folded > n || !Array.isArray(out.effects)) return false;
-  if (out.folded > 0 && typeof out.state !== 'string') return false;
-  if (req.collectStates && (!Array.isArray(out.states) || out.states.length !== out.folded || !out.states.every((s) => typeof s === 'string'))) return false;
-  if (out.error && (out.error.at !== out.folded || typeof out.error.message !== 'string' || typeof out.error.stack !== 'string')) return false;
-  let k = 0;
-  let expect = 0;
-  for (const e of out.effects) {
-    while (k < out.folded && req.events[k].index !== e?.eventIndex) {
-      k++;
-      expect = 0;
-    }
-    if (k >= out.folded || e.ordinal !== expect++ || !KINDS.has(e.kind) || typeof e.payload !== 'object' || e.payload === null) return false;
-  }
-  return true;
-}
-
-function toResult(text: string, req: FoldRequest): FoldResult {
-  let out: DriverOutput;
-  try {
-    out = JSON.parse(text) as DriverOutput;
-  } catch {
-    out = { folded: -1, state: null, effects: [] };
-  }
-  if (!wellFormed(out, req)) {
-    const result: FoldResult = { stateJson: req.stateJson, folded: 0, effects: [] };
-    if (req.collectStates) result.states = [];
-    result.error = { kind: 'threw', message: 'Error: the reducer interfered with the sandbox (its output was malformed)', stack: '', index: req.events[0].index };
-    return result;
-  }
+  const o = a.outcome;
+  const malformed = (): FoldResult => ({
+    ...emptyResult(req),
+    error: { kind: 'threw', message: 'Error: the reducer interfered with the sandbox (its output was malformed)', stack: '', index: req.events[0].index },
+  });
+  if (!o || !Number.isInteger(o.folded) || o.folded < 0 || o.folded > n) return malformed();
+  const failed = o.errorKind !== '';
+  if (failed && (o.folded >= n || !ERROR_KINDS.has(o.errorKind as FoldErrorKind))) return malformed();
+  if (o.folded > 0 && (o.stateJson === null || o.stateJson.includes('\\u0000') || Buffer.byteLength(o.stateJson) > req.limits.stateBytes)) return malformed();
+  if (req.collectStates && a.states.length < o.folded) return malformed();
   const result: FoldResult = {
-    stateJson: out.folded > 0 && typeof out.state === 'string' ? out.state : req.stateJson,
-    folded: out.folded,
-    effects: out.effects,
+    stateJson: o.folded > 0 ? o.stateJson! : req.stateJson,
+    folded: o.folded,
+    effects: a.effects.filter((e) => e.k < o.folded).map(({ k: _k, ...e }) => e as RecordedEffect),
   };
-  if (req.collectStates) result.states = out.states ?? [];
-  if (out.error) {
-    result.error = { kind: out.error.kind, message: out.error.message, stack: out.error.stack, index: req.events[out.error.at].index };
-  }
+  if (req.collectStates) result.states = a.states.slice(0, o.folded);
+  if (failed) result.error = { kind: o.errorKind as FoldErrorKind, message: o.errorMessage, stack: o.errorStack, index: req.events[o.folded].index };
+  else if (o.folded < n) result.yielded = true;
   return result;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import { retryEffects } from '../../effects/retry-effects.ts';
+import { specOf } from '../../effects/kinds/index.ts';
 import { EffectKind, EffectStatus, Slug } from '../../../schemas/vocabulary.ts';
 
 const ReducerName = z.string().min(1).max(100);
@@ -38,8 +39,15 @@ const effectSelect = {
   reducer: { select: { name: true, stream: { select: { slug: true } } } },
 } as const;
 
-type Selected = { reducer: { name: string; stream: { slug: string } } };
-const flatten = <T extends Selected>({ reducer, ...rest }: T) => ({ ...rest, stream: reducer.stream.slug, reducer: reducer.name });
+type Selected = { kind: EffectKind; payload: unknown; reducer: { name: string; stream: { slug: string } } };
+
+/** A row as the app shows it: stream and reducer by name, and the kind's one-line summary. */
+const flatten = <T extends Selected>({ reducer, ...rest }: T) => ({ ...rest, stream: reducer.stream.slug, reducer: reducer.name, summary: summarize(rest.kind, rest.payload) });
+
+function summarize(kind: EffectKind, payload: unknown): string {
+  const parsed = specOf(kind).payload.safeParse(payload);
+  return parsed.success ? specOf(kind).summary(parsed.data as never) : `${kind} (unreadable payload)`;
+}
 
 export const effectRouter = router({
   list: teamProcedure.input(EffectListInput).query(async ({ ctx, input }) => {

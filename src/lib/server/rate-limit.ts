@@ -1,9 +1,9 @@
 // Rate limits live in Redis (several web processes share them); if Redis is unreachable a
 // per-process limiter stands in rather than letting everything through or failing requests.
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { AppError } from '../errors.ts';
-import { env } from '../env.ts';
-import { redis } from '../redis.ts';
+import { AppError } from './errors.ts';
+import { env } from './env.ts';
+import { redis } from './redis.ts';
 
 const limiters = new Map<string, RateLimiterRedis>();
 

@@ -1,0 +1,40 @@
+// `schedule(delay, event)`: after `delay` (ms, or an ISO date) `event` is appended to this stream,
+// so time passing is itself an event in the log and replays stay faithful.
+import { z } from 'zod';
+import { parseArgs, type EffectSpec } from './define.ts';
+
+export const TimerPayload = z.object({
+  dueAt: z.iso.datetime({ offset: true }),
+  event: z.unknown(),
+});
+export type TimerPayload = z.infer<typeof TimerPayload>;
+
+const ISO = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+const DELAY_HELP = 'delay must be milliseconds or an ISO date string such as "2030-01-01T00:00:00Z"';
+
+/** The due time of a delay: milliseconds after `now`, or an ISO date. */
+function dueTime(delay: unknown, now: number): number | string {
+  if (typeof delay === 'number') return Number.isFinite(delay) && delay >= 0 ? now + delay : 'delay must be a number of milliseconds >= 0';
+  if (typeof delay === 'string') return ISO.test(delay) && Number.isFinite(Date.parse(delay)) ? Date.parse(delay) : DELAY_HELP;
+  return DELAY_HELP;
+}
+
+const signature = { name: 'schedule', params: ['delay', 'event'] } as const;
+
+export const timer: EffectSpec<TimerPayload> = {
+  kind: 'timer',
+  signature,
+  record(args, { now }) {
+    const refuse = (message: string) => parseArgs({ signature }, z.never({ error: message }), {});
+    const due = dueTime(args.delay, now);
+    if (typeof due === 'string') return refuse(due);
+    if (!('event' in args)) return refuse('event is required (any JSON value)');
+    const at = new Date(due);
+    if (!Number.isFinite(at.getTime())) return refuse('the due date is out of range');
+    return { dueAt: at.toISOString(), event: args.event as z.infer<typeof TimerPayload>['event'] };
+  },
+  payload: TimerPayload,
+  queue: 'timers',
+  dueAt: (p) => new Date(p.dueAt),
+  summary: (p) => `append at ${p.dueAt}`,
+};

@@ -1,0 +1,277 @@
+// The caller's side of the sandbox: pools of worker threads running untrusted reducers, shared
+// fairly among tenants. Each tenant (team) waits in its own queue and the pool serves tenants in
+// turn, preferring one with nothing running; a call folds for at most one time slice, so a tenant
+// with slow reducers holds a thread for a slice, never for its whole backlog. A watchdog replaces a
+// thread whose call outlives the wall-clock cap (builtins the CPU interrupt never reaches).
+import { Worker } from 'node:worker_threads';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { env } from '../../env.ts';
+import { emptyResult, type FoldRequest, type FoldResult, type SandboxLimits, type ThreadData, type ThreadFold, type ThreadReply, type ThreadRequest } from './types.ts';
+
+/** The limits applied when a request names none: SANDBOX_CPU_MS_PER_EVENT, SANDBOX_MEMORY_BYTES, SANDBOX_STATE_BYTES. */
+export function defaultLimits(): SandboxLimits {
+  const e = env();
+  return { cpuMsPerEvent: e.SANDBOX_CPU_MS_PER_EVENT, memoryBytes: e.SANDBOX_MEMORY_BYTES, stateBytes: e.SANDBOX_STATE_BYTES };
+}
+
+const MIN_MEMORY_BYTES = 24 * 1024 * 1024; // QuickJS starts with 16 MiB
+
+function resolveLimits(limits: Partial<SandboxLimits> | undefined): SandboxLimits {
+  const merged = { ...defaultLimits(), ...limits };
+  if (!(merged.cpuMsPerEvent > 0)) throw new TypeError('cpuMsPerEvent must be positive');
+  if (!(merged.stateBytes > 0)) throw new TypeError('stateBytes must be positive');
+  if (!(merged.memoryBytes >= MIN_MEMORY_BYTES)) throw new TypeError(`memoryBytes must be at least ${MIN_MEMORY_BYTES}`);
+  return merged;
+}
+
+// ---- the thread entry, found on disk so the same path works from Node, vitest and the built server ----
+
+const THREAD_ENTRY = join('src', 'lib', 'server', 'reducers', 'sandbox', 'thread.ts');
+
+function findProjectRoot(start: string): string | undefined {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'pipet' && existsSync(join(dir, THREAD_ENTRY))) return dir;
+      } catch {
+        /* not ours */
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+export function threadEntryPath(): string {
+  const here = typeof import.meta.dirname === 'string' ? import.meta.dirname : undefined;
+  for (const start of [here, process.cwd()]) {
+    const root = start ? findProjectRoot(start) : undefined;
+    if (root) return join(root, THREAD_ENTRY);
+  }
+  throw new Error(`Cannot find ${THREAD_ENTRY}: run Pipet from its project folder`);
+}
+
+// ---- a pool ----
+
+type Job = {
+  id: number;
+  tenant: string;
+  req: ThreadFold;
+  hardMs: number;
+  resolve: (result: FoldResult) => void;
+  reject: (error: Error) => void;
+};
+
+type Slot = { worker: Worker; progress: Int32Array; ready: boolean; current?: Job; timer?: NodeJS.Timeout };
+
+let nextId = 1;
+
+class SandboxPool {
+  private slots: Slot[] | undefined;
+  /** Per tenant, its jobs in arrival order. */
+  private readonly waiting = new Map<string, Job[]>();
+  /** Tenants with waiting jobs, in the order they are next served. */
+  private order: string[] = [];
+  private readonly running = new Map<string, number>();
+  /** The slot that last ran a cache key: its compiled reducer is warm there. */
+  private readonly warm = new Map<string, Slot>();
+
+  readonly threads: () => number;
+  /** Whether compiled reducers stay cached between calls (not for dry runs of unsaved code). */
+  readonly keep: boolean;
+
+  constructor(threads: () => number, keep: boolean) {
+    this.threads = threads;
+    this.keep = keep;
+  }
+
+  submit(tenant: string, req: ThreadFold): Promise<FoldResult> {
+    return new Promise((resolve, reject) => {
+      const job: Job = { id: nextId++, tenant, req, hardMs: env().SANDBOX_CALL_WALL_MS, resolve, reject };
+      const queue = this.waiting.get(tenant);
+      if (queue) queue.push(job);
+      else {
+        this.waiting.set(tenant, [job]);
+        this.order.push(tenant);
+      }
+      this.pump();
+    });
+  }
+
+  private pool(): Slot[] {
+    this.slots ??= Array.from({ length: this.threads() }, () => this.spawn());
+    return this.slots;
+  }
+
+  private spawn(slot?: Slot): Slot {
+    const e = env();
+    const progress = new SharedArrayBuffer(4);
+    const data: ThreadData = { progress, idleMs: e.SANDBOX_IDLE_MS, cacheBytes: e.SANDBOX_CACHE_BYTES };
+    const worker = new Worker(threadEntryPath(), { workerData: data, execArgv: ['--disable-warning=ExperimentalWarning'] });
+    worker.unref(); // a running call keeps the process alive through its watchdog timer
+    const target: Slot = slot ?? { worker, progress: new Int32Array(progress), ready: false };
+    target.worker = worker;
+    target.ready = false;
+    target.progress = new Int32Array(progress);
+    worker.on('message', (reply: ThreadReply) => this.onReply(target, worker, reply));
+    worker.on('error', (error) => this.onCrash(target, worker, error));
+    worker.on('exit', (code) => this.onCrash(target, worker, new Error(`sandbox thread exited with code ${code}`)));
+    return target;
+  }
+
+  /** The next job by the fairness rule: tenants in turn, one with nothing running first. */
+  private takeNext(): Job | undefined {
+    if (this.order.length === 0) return undefined;
+    const at = Math.max(0, this.order.findIndex((t) => !this.running.get(t)));
+    const tenant = this.order[at];
+    const queue = this.waiting.get(tenant)!;
+    const job = queue.shift()!;
+    this.order.splice(at, 1);
+    if (queue.length > 0) this.order.push(tenant);
+    else this.waiting.delete(tenant);
+    return job;
+  }
+
+  private pump(): void {
+    const all = this.pool();
+    for (;;) {
+      const free = all.filter((s) => s.ready && !s.current);
+      if (free.length === 0) return;
+      const job = this.takeNext();
+      if (!job) return;
+      const warm = this.warm.get(job.req.cacheKey);
+      this.dispatch(warm && warm.ready && !warm.current ? warm : free[0], job);
+    }
+  }
+
+  private dispatch(slot: Slot, job: Job): void {
+    slot.current = job;
+    this.running.set(job.tenant, (this.running.get(job.tenant) ?? 0) + 1);
+    if (this.keep) this.warm.set(job.req.cacheKey, slot);
+    Atomics.store(slot.progress, 0, -1);
+    slot.timer = setTimeout(() => this.onStuck(slot, job), job.hardMs);
+    const message: ThreadRequest = { id: job.id, req: job.req };
+    slot.worker.postMessage(message);
+  }
+
+  private finish(slot: Slot, job: Job): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    if (slot.current === job) {
+      slot.current = undefined;
+      const n = (this.running.get(job.tenant) ?? 1) - 1;
+      if (n > 0) this.running.set(job.tenant, n);
+      else this.running.delete(job.tenant);
+    }
+    if (this.slots?.includes(slot)) this.pump();
+  }
+
+  private onReply(slot: Slot, worker: Worker, reply: ThreadReply): void {
+    if (slot.worker !== worker) return;
+    if ('ready' in reply) {
+      slot.ready = true;
+      this.pump();
+      return;
+    }
+    const job = slot.current;
+    if (!job || job.id !== reply.id) return;
+    this.finish(slot, job);
+    if (reply.result) job.resolve(reply.result);
+    else job.reject(new Error(`Sandbox failure: ${reply.failure ?? 'no result'}`));
+  }
+
+  /** Replaces the slot's thread, then settles the job that was running on it. */
+  private replace(slot: Slot, kind: 'timeout' | 'memory', message: string): void {
+    const job = slot.current;
+    const stuckAt = Atomics.load(slot.progress, 0);
+    const old = slot.worker;
+    old.removeAllListeners();
+    old.on('error', () => {});
+    void old.terminate();
+    for (const [key, s] of this.warm) if (s === slot) this.warm.delete(key);
+    this.spawn(slot);
+    if (!job) return;
+    this.finish(slot, job);
+    void this.settleAfterFault(job, stuckAt, kind, message).then(job.resolve, job.reject);
+  }
+
+  private onStuck(slot: Slot, job: Job): void {
+    if (slot.current !== job) return;
+    this.replace(slot, 'timeout', `TimeoutError: the sandbox stopped responding for ${job.hardMs} ms while folding this event`);
+  }
+
+  private onCrash(slot: Slot, worker: Worker, error: Error): void {
+    if (slot.worker !== worker || !this.slots?.includes(slot)) return;
+    this.replace(slot, 'memory', `MemoryError: the sandbox thread failed while folding this event (${error.message})`);
+  }
+
+  /** The fault's event is blamed; the events before it are folded again on a fresh thread. */
+  private async settleAfterFault(job: Job, stuckAt: number, kind: 'timeout' | 'memory', message: string): Promise<FoldResult> {
+    const { req } = job;
+    const at = Math.max(0, Math.min(req.events.length - 1, stuckAt));
+    const prefix = at > 0 ? await this.submit(job.tenant, { ...req, events: req.events.slice(0, at) }) : emptyResult(req);
+    if (prefix.error || prefix.yielded) return prefix;
+    return { ...prefix, error: { kind: stuckAt < 0 ? 'compile' : kind, message, stack: '', index: req.events[at].index } };
+  }
+
+  /** Terminates the threads; queued and running calls are rejected. The next call starts new threads. */
+  async close(): Promise<void> {
+    const all = this.slots ?? [];
+    this.slots = undefined;
+    const pending = [...all.flatMap((s) => (s.current ? [s.current] : [])), ...[...this.waiting.values()].flat()];
+    this.waiting.clear();
+    this.order = [];
+    this.running.clear();
+    this.warm.clear();
+    await Promise.all(
+      all.map(async (slot) => {
+        clearTimeout(slot.timer);
+        slot.current = undefined;
+        slot.worker.removeAllListeners();
+        slot.worker.on('error', () => {});
+        await slot.worker.terminate();
+      }),
+    );
+    for (const job of pending) job.reject(new Error('The sandbox was closed'));
+  }
+}
+
+/** Folds of saved reducers (the worker): compiled reducers stay warm. */
+const foldPool = new SandboxPool(() => env().SANDBOX_THREADS ?? availableParallelism(), true);
+/** Dry runs and compile checks of code that is not saved (the web): small, nothing kept. */
+const interactivePool = new SandboxPool(() => env().SANDBOX_INTERACTIVE_THREADS, false);
+
+export type PoolName = 'fold' | 'interactive';
+
+/** One call: folds the batch, or as much as fits in one time slice (`yielded`). Rejects only on sandbox failure. */
+export async function foldSlice(req: FoldRequest, { pool = 'fold' }: { pool?: PoolName } = {}): Promise<FoldResult> {
+  const limits = resolveLimits(req.limits);
+  if (req.events.length === 0) return emptyResult(req);
+  const target = pool === 'fold' ? foldPool : interactivePool;
+  const { tenant = '', limits: _limits, ...rest } = req;
+  return target.submit(tenant, { ...rest, collectStates: !!req.collectStates, limits, sliceMs: env().SANDBOX_SLICE_MS, keep: target.keep });
+}
+
+/** Folds the whole batch, a slice at a time (each slice waits its tenant's turn). Reducer faults come back as `error`. */
+export async function foldBatch(req: FoldRequest, options: { pool?: PoolName } = {}): Promise<FoldResult> {
+  let result = await foldSlice(req, options);
+  while (result.yielded) {
+    const rest = await foldSlice({ ...req, stateJson: result.stateJson, events: req.events.slice(result.folded) }, options);
+    result = {
+      stateJson: rest.stateJson,
+      folded: result.folded + rest.folded,
+      effects: [...result.effects, ...rest.effects],
+      ...(req.collectStates ? { states: [...(result.states ?? []), ...(rest.states ?? [])] } : {}),
+      ...(rest.error ? { error: rest.error } : {}),
+      ...(rest.yielded ? { yielded: true as const } : {}),
+    };
+  }
+  return result;
+}
+
+/** Terminates every sandbox thread (tests, graceful shutdown); queued folds are rejected. */
+export async function closeSandbox(): Promise<void> {
+  await Promise.all([foldPool.close(), interactivePool.close()]);
+}
