@@ -41,7 +41,7 @@ const EnvSchema = z.object({
   SANDBOX_IDLE_MS: z.coerce.number().int().positive().default(10 * 60_000),
   SANDBOX_CACHE_BYTES: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
   SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(10_000),
-  // Effects (issue 5): webhook timeout, and the delays before each delivery attempt (the first is
+  // Effects: webhook timeout, and the delays before each delivery attempt (the first is
   // the initial attempt; after the last one the effect is failed). Units ms|s|m|h|d, bare = ms.
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   RETRY_SCHEDULE: z

@@ -4,7 +4,7 @@ import { PrismaClient } from './generated/client.ts';
 import { requireEnv } from '../env.ts';
 
 export type Db = PrismaClient;
-/** A client or an interactive transaction: IO functions take either (STYLE.md habit 5). */
+/** A client or an interactive transaction: IO functions take either, so they run inside $transaction too. */
 export type DbTx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
 
 let client: PrismaClient | undefined;

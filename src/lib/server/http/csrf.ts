@@ -1,6 +1,9 @@
 // Kit's built-in origin check is off (svelte.config.js) so customers' own sites can post forms to
 // /s/...; this restores it for everything else, including the app's own form actions.
 import type { Handle } from '@sveltejs/kit';
+import { AppError } from '../errors.ts';
+import { mediaType } from './parse-append-body.ts';
+import { errorResponse } from './respond.ts';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
@@ -8,13 +11,8 @@ const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 
 export const handleCsrf: Handle = async ({ event, resolve }) => {
   const { request, url } = event;
   if (UNSAFE.has(request.method) && !url.pathname.startsWith('/s/')) {
-    const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-    const origin = request.headers.get('origin');
-    if (FORM_TYPES.includes(type) && origin !== url.origin) {
-      return new Response(JSON.stringify({ error: { code: 'forbidden', message: `Cross-site ${request.method} form submissions are forbidden.` } }), {
-        status: 403,
-        headers: { 'content-type': 'application/json' },
-      });
+    if (FORM_TYPES.includes(mediaType(request)) && request.headers.get('origin') !== url.origin) {
+      return errorResponse(new AppError('forbidden', `Cross-site ${request.method} form submissions are forbidden.`));
     }
   }
   return resolve(event);
