@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../../src/lib/server/embedded/free-port.ts';
+import { createServer, type Server } from 'node:net';
 
 const HOST = '127.0.0.1';
 const DIR_PREFIX = 'pipet-rcluster-';
@@ -127,6 +127,28 @@ function parseNodes(text: string): NodeLine[] {
   });
 }
 
+/**
+ * `count` distinct free loopback ports: all held open at once so none is handed out twice, then
+ * released together for the nodes to bind (another process can still take one meanwhile: the
+ * caller retries a node that fails to start).
+ */
+async function reservePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, HOST, () => resolve());
+      });
+      servers.push(server);
+    }
+    return servers.map((s) => (s.address() as { port: number }).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
 async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -134,6 +156,7 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
     try {
       if (await check()) return;
     } catch (error) {
+      if ((error as { fatal?: boolean }).fatal) throw error;
       last = error;
     }
     if (Date.now() > deadline) throw new Error(`Redis Cluster: timed out waiting until ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
@@ -160,42 +183,52 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, no
     live.delete(run);
   };
 
+  const startNode = async (port: number, busPort: number): Promise<void> => {
+    const dir = join(root, String(port));
+    mkdirSync(dir, { recursive: true });
+    const args = [
+      '--port', String(port), '--bind', HOST, '--cluster-port', String(busPort), '--dir', dir,
+      '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeoutMs),
+      // A replica always stands for election however long its link was down (tests freeze them).
+      '--cluster-replica-validity-factor', '0',
+      // Failover promotes the replica's in-memory copy; nothing is restarted from disk, so no
+      // RDB or AOF. Full syncs go over the socket rather than through a file.
+      '--save', '', '--appendonly', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0',
+      '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', '',
+    ];
+    // The node dies with the process that started it, even if that process is SIGKILLed.
+    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'redis-server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    const keep = (d: Buffer) => (log = (log + d.toString()).slice(-20_000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    logs.set(port, () => log);
+    run.children.push(child);
+    try {
+      await until(`redis-server on ${port} answers`, 10_000, async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw Object.assign(new Error(`redis-server on ${port} exited:\n${log.slice(-1_000)}`), { fatal: true });
+        await ask(port, (r) => r.ping());
+        return true;
+      });
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+    const node = { host: HOST, port, pid: child.pid!, dir };
+    nodes.push(node);
+    byPort.set(port, { node, child });
+  };
+
   try {
     const count = masters * (1 + replicasPerMaster);
-    for (let i = 0; i < count; i++) {
+    for (let attempt = 0; nodes.length < count; attempt++) {
       // Both ports chosen explicitly: the default bus port (port + 10000) may be taken or > 65535.
-      const [port, busPort] = [await freePort(), await freePort()];
-      const dir = join(root, String(port));
-      mkdirSync(dir);
-      const args = [
-        '--port', String(port), '--bind', HOST, '--cluster-port', String(busPort), '--dir', dir,
-        '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeoutMs),
-        // A replica always stands for election however long its link was down (tests freeze them).
-        '--cluster-replica-validity-factor', '0',
-        // Failover promotes the replica's in-memory copy; nothing is restarted from disk, so no
-        // RDB or AOF. Full syncs go over the socket rather than through a file.
-        '--save', '', '--appendonly', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0',
-        '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', '',
-      ];
-      // The node dies with the process that started it, even if that process is SIGKILLed.
-      const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'redis-server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let log = '';
-      const keep = (d: Buffer) => (log = (log + d.toString()).slice(-20_000));
-      child.stdout!.on('data', keep);
-      child.stderr!.on('data', keep);
-      logs.set(port, () => log);
-      run.children.push(child);
-      const node = { host: HOST, port, pid: child.pid!, dir };
-      nodes.push(node);
-      byPort.set(port, { node, child });
+      const ports = await reservePorts(2 * (count - nodes.length));
+      const results = await Promise.allSettled(Array.from({ length: count - nodes.length }, (_, i) => startNode(ports[2 * i], ports[2 * i + 1])));
+      const failed = results.filter((r) => r.status === 'rejected');
+      // A port taken between reservation and bind: try again with fresh ports, a few times.
+      if (failed.length && attempt >= 3) throw (failed[0] as PromiseRejectedResult).reason;
     }
-    await until('every node answers PING', 10_000, async () => {
-      for (const n of nodes) {
-        if (byPort.get(n.port)!.child.exitCode !== null) throw new Error(`redis-server on ${n.port} exited`);
-        await ask(n.port, (r) => r.ping());
-      }
-      return true;
-    });
     const created = spawnSync(
       'redis-cli',
       ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'],
