@@ -255,8 +255,8 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, no
 
   /** [start, end, masterPort] per slot range, from one node's point of view. */
   const slotMasters = async (port: number): Promise<[number, number, number][]> => {
-    const slots = (await ask(port, (r) => r.cluster('SLOTS'))) as [number, number, [string, number, string]][];
-    return slots.map(([start, end, [, masterPort]]) => [start, end, masterPort] as [number, number, number]).sort((a, b) => a[0] - b[0]);
+    const slots = await ask(port, (r) => r.cluster('SLOTS'));
+    return slots.map(([start, end, master]) => [start, end, master[1]] as [number, number, number]).sort((a, b) => a[0] - b[0]);
   };
 
   const cluster: RedisCluster = {

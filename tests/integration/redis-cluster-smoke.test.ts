@@ -171,7 +171,7 @@ describe('BullMQ over an ioredis Cluster connection', () => {
     process.kill(replicas[0].pid, 'SIGSTOP');
     try {
       const m = new Redis({ host: master.host, port: master.port });
-      await m.client('KILL', 'TYPE', 'replica').finally(() => m.disconnect());
+      await m.call('CLIENT', 'KILL', 'TYPE', 'replica').finally(() => m.disconnect());
       for (let i = 0; i < 5; i++) await queue.add('fold', { i }, { jobId: `unreplicated-${i}` });
       expect(await queue.getJobCounts('wait')).toEqual({ wait: 6 });
       const failover = cluster.killMaster(prefix);
