@@ -13,7 +13,7 @@ export type RunningWorker = { close(): Promise<void> };
 
 export async function startWorker({ log = console.log }: { log?: (line: string) => void } = {}): Promise<RunningWorker> {
   const workers = (Object.keys(handlers) as QueueName[]).map((name) => {
-    const worker = new Worker(name, processorFor(name), { connection: createRedis('worker'), prefix: queuePrefix(), concurrency: handlers[name].concurrency });
+    const worker = new Worker(name, processorFor(name), { connection: createRedis('worker'), prefix: queuePrefix(), concurrency: handlers[name].slots(env()).concurrency });
     worker.on('error', (err) => log(`[worker:${name}] ${err.message}`));
     worker.on('failed', (job, err) => log(`[worker:${name}] job ${job?.id} failed: ${err.message}`));
     return worker;

@@ -41,9 +41,17 @@ const EnvSchema = z.object({
   SANDBOX_IDLE_MS: z.coerce.number().int().positive().default(10 * 60_000),
   SANDBOX_CACHE_BYTES: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
   SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(10_000),
+  // Worker slots per process, and the share of them one team may hold at once.
+  FOLD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  FOLD_CONCURRENCY_PER_TEAM: z.coerce.number().int().min(1).max(256).default(2),
+  DELIVER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
+  DELIVER_CONCURRENCY_PER_TEAM: z.coerce.number().int().min(1).max(1024).default(4),
   // Effects: webhook timeout, and the delays before each delivery attempt (the first is
   // the initial attempt; after the last one the effect is failed). Units ms|s|m|h|d, bare = ms.
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  // After this many failures in a row a destination is paused (30 s, doubling up to 10 min).
+  CIRCUIT_BREAKER_FAILURES: z.coerce.number().int().min(1).default(5),
+  CIRCUIT_BREAKER_OPEN_MS: z.coerce.number().int().positive().default(30_000),
   RETRY_SCHEDULE: z
     .string()
     .regex(/^\s*\d+(ms|s|m|h|d)?\s*(,\s*\d+(ms|s|m|h|d)?\s*)*$/, 'a comma-separated list of delays like 0,5s,5m,2h')

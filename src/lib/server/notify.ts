@@ -2,7 +2,7 @@
 // every waiter also re-reads PostgreSQL on a short timer, so a lost message (or Redis down)
 // costs latency, never correctness.
 import type { Redis } from 'ioredis';
-import { createRedis, redis, redisKey } from './redis.ts';
+import { createRedis, redis, redisKey, redisReady } from './redis.ts';
 
 type Listener = (message: string) => void;
 
@@ -14,6 +14,7 @@ export function channelFor(kind: 'appended' | 'folded', id: string): string {
 }
 
 export async function publish(channel: string, message: string): Promise<void> {
+  if (!redisReady()) return;
   await redis().publish(channel, message).catch(() => {});
 }
 

@@ -1,25 +1,45 @@
-// The worker's half of the job catalog: a processor and a concurrency for every queue in
+// The worker's half of the job catalog: a processor and its slots for every queue in
 // lib/server/queue/catalog.ts (a queue without one is a type error). Processors are thin: they get
-// a payload already validated against the queue's schema and call lib/server.
-import { UnrecoverableError, type Job, type Processor } from 'bullmq';
+// a payload already validated against the queue's schema and call lib/server. Where a team could
+// crowd others out (folds, deliveries), it holds at most its share of the slots; a job over the
+// share steps back into the queue for a moment instead of taking a slot.
+import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
+import { env, type Env } from '../../lib/server/env.ts';
 import { QUEUES, type JobPayload, type QueueName } from '../../lib/server/queue/catalog.ts';
+import { TeamSlots } from '../../lib/server/queue/team-slots.ts';
 import { foldProcessor } from './fold.ts';
 import { deliverProcessor } from './deliver.ts';
 
-type Handler<Q extends QueueName> = { concurrency: number; run(payload: JobPayload<Q>, job: Job): Promise<unknown> };
+type Slots = { concurrency: number; perTeam?: number };
+type Handler<Q extends QueueName> = { slots(e: Env): Slots; run(payload: JobPayload<Q>, job: Job): Promise<unknown> };
 
 export const handlers = {
-  fold: { concurrency: 4, run: foldProcessor },
-  deliver: { concurrency: 16, run: deliverProcessor },
-  timers: { concurrency: 4, run: deliverProcessor },
+  fold: { slots: (e) => ({ concurrency: e.FOLD_CONCURRENCY, perTeam: e.FOLD_CONCURRENCY_PER_TEAM }), run: foldProcessor },
+  deliver: { slots: (e) => ({ concurrency: e.DELIVER_CONCURRENCY, perTeam: e.DELIVER_CONCURRENCY_PER_TEAM }), run: deliverProcessor },
+  timers: { slots: () => ({ concurrency: 4 }), run: deliverProcessor },
 } satisfies { [Q in QueueName]: Handler<Q> };
+
+/** How long a job over its team's share waits before it asks again (jittered). */
+const STEP_BACK_MS = 200;
 
 /** The BullMQ processor of a queue: a payload that fails its schema fails for good, never retried. */
 export function processorFor<Q extends QueueName>(name: Q): Processor {
   const handler = handlers[name] as Handler<Q>;
-  return async (job) => {
+  const { perTeam } = handler.slots(env());
+  const shares = perTeam ? new TeamSlots(perTeam) : null;
+  return async (job, token) => {
     const parsed = QUEUES[name].payload.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`Malformed ${name} job: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
-    return handler.run(parsed.data as JobPayload<Q>, job);
+    const payload = parsed.data as JobPayload<Q>;
+    const release = shares ? shares.tryAcquire(payload.teamId) : () => {};
+    if (!release) {
+      await job.moveToDelayed(Date.now() + STEP_BACK_MS + Math.floor(Math.random() * STEP_BACK_MS), token);
+      throw new DelayedError();
+    }
+    try {
+      return await handler.run(payload, job);
+    } finally {
+      release();
+    }
   };
 }

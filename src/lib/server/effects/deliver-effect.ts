@@ -10,6 +10,7 @@ import { deliverOnce } from './deliverers.ts';
 import { enqueueEffect } from './enqueue-effect.ts';
 import { firstAttemptAt, specOf } from './kinds/index.ts';
 import { planNextStep, retrySchedule } from './retry-schedule.ts';
+import { CircuitBreaker, destinationFailed } from './circuit-breaker.ts';
 
 // A job may run a little before the row says (clocks of different machines); not more.
 const EARLY_TOLERANCE_MS = 1_000;
@@ -19,6 +20,7 @@ type EffectRow = { id: string; teamId: string; streamId: string; kind: EffectKin
 export type DeliverEffectOptions = { effectId: string; db?: Db };
 export type DeliverEffectResult =
   | { outcome: 'missing' | 'not_due' | 'busy' }
+  | { outcome: 'paused'; until: Date }
   | { outcome: 'skipped'; status: string }
   | { outcome: 'delivered' | 'failed' | 'pending'; attempts: number; nextAttemptAt?: Date };
 
@@ -44,6 +46,19 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
   }
   if (effect.nextAttemptAt.getTime() > now + EARLY_TOLERANCE_MS) return { outcome: 'not_due' };
 
+  // A destination that keeps failing is paused: the attempt waits, uncounted, until the circuit lets a probe through.
+  const destination = destinationOf(effect);
+  const pausedUntil = destination ? breaker().pausedUntil(destination) : null;
+  if (pausedUntil) {
+    const until = new Date(pausedUntil);
+    const moved = await db.effect.updateMany({
+      where: { id: effectId, status: 'pending', attempts: effect.attempts, nextAttemptAt: { lte: new Date(now + EARLY_TOLERANCE_MS) } },
+      data: { nextAttemptAt: until, lastError: `Paused: ${destination} failed ${breaker().failuresOf(destination!)} times in a row; the next attempt waits until ${until.toISOString()}.` },
+    });
+    if (moved.count === 1) await enqueueEffect({ ...effect, nextAttemptAt: until });
+    return { outcome: 'paused', until };
+  }
+
   const lease = new Date(now + env().WEBHOOK_TIMEOUT_MS + 60_000);
   const claimed = await db.effect.updateMany({
     where: { id: effectId, status: 'pending', attempts: effect.attempts, nextAttemptAt: { lte: new Date(now + EARLY_TOLERANCE_MS) } },
@@ -54,6 +69,7 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
   const startedAt = new Date();
   const attempt = await attemptEffect(effect, db);
   const durationMs = Date.now() - startedAt.getTime();
+  if (destination) breaker().record(destination, !destinationFailed(attempt));
   const attempts = effect.attempts + 1;
   const step = planNextStep({ attempts, result: attempt.result, schedule: retrySchedule(), now: new Date() });
   const error = attempt.error?.slice(0, 2000);
@@ -73,10 +89,23 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
     }),
   ]);
   if (step.status === 'pending') {
-    await enqueueEffect({ id: effectId, kind: effect.kind, nextAttemptAt: step.nextAttemptAt, attempts });
+    await enqueueEffect({ id: effectId, teamId: effect.teamId, kind: effect.kind, nextAttemptAt: step.nextAttemptAt, attempts });
     return { outcome: 'pending', attempts, nextAttemptAt: step.nextAttemptAt };
   }
   return { outcome: step.status, attempts };
+}
+
+let circuits: CircuitBreaker | undefined;
+function breaker(): CircuitBreaker {
+  const e = env();
+  circuits ??= new CircuitBreaker({ failures: e.CIRCUIT_BREAKER_FAILURES, openMs: e.CIRCUIT_BREAKER_OPEN_MS, maxOpenMs: 10 * 60_000 });
+  return circuits;
+}
+
+function destinationOf(effect: Pick<EffectRow, 'kind' | 'payload'>): string | null {
+  const spec = specOf(effect.kind);
+  const parsed = spec.destination ? spec.payload.safeParse(effect.payload) : null;
+  return parsed?.success ? spec.destination!(parsed.data as never) : null;
 }
 
 function safeDueAt(effect: Pick<EffectRow, 'kind' | 'payload' | 'createdAt'>): Date | null {

@@ -2,9 +2,10 @@
 // not followed, and a short excerpt of whatever the receiver answered.
 import http from 'node:http';
 import https from 'node:https';
-import { resolveDestination, pinnedLookup, RefusedDestination } from './ssrf.ts';
+import { resolveDestination, pinnedLookup, RefusedDestination, type ResolveOptions } from './ssrf.ts';
 import { signWebhook } from './sign-webhook.ts';
 import type { WebhookPayload } from './kinds/webhook.ts';
+import { hostOf } from './kinds/define.ts';
 import type { AttemptResult } from './retry-schedule.ts';
 
 export const EXCERPT_CHARS = 500;
@@ -16,14 +17,25 @@ const RESERVED = new Set(['webhook-id', 'webhook-timestamp', 'webhook-signature'
 
 export type WebhookAttempt = { result: AttemptResult; statusCode?: number; error?: string; responseExcerpt?: string };
 
-export type DeliverWebhookOptions = { id: string; secret: string; payload: WebhookPayload; timeoutMs: number; allowPrivate?: boolean; now?: () => number };
+export type DeliverWebhookOptions = { id: string; secret: string; payload: WebhookPayload; timeoutMs: number; allowPrivate?: boolean; now?: () => number; resolve?: ResolveOptions['resolve'] };
+
+class DeadlineExceeded extends Error {}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new DeadlineExceeded()), ms)));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** Calls the receiver once. Never throws: every outcome is an attempt to record. */
-export async function deliverWebhook({ id, secret, payload, timeoutMs, allowPrivate, now = Date.now }: DeliverWebhookOptions): Promise<WebhookAttempt> {
+export async function deliverWebhook({ id, secret, payload, timeoutMs, allowPrivate, now = Date.now, resolve }: DeliverWebhookOptions): Promise<WebhookAttempt> {
+  // One deadline for the whole attempt, name resolution included: a slow DNS answer is a timeout too.
+  const deadline = Date.now() + timeoutMs;
   let destination;
   try {
-    destination = await resolveDestination(payload.url, allowPrivate === undefined ? {} : { allowPrivate });
+    destination = await withDeadline(resolveDestination(payload.url, { ...(allowPrivate === undefined ? {} : { allowPrivate }), ...(resolve ? { resolve } : {}) }), timeoutMs);
   } catch (error) {
+    if (error instanceof DeadlineExceeded) return { result: 'retryable', error: `Timed out after ${timeoutMs} ms (resolving ${hostOf(payload.url)}).` };
     const refused = error instanceof RefusedDestination;
     return { result: refused ? 'permanent' : 'retryable', error: (error as Error).message };
   }
@@ -83,7 +95,7 @@ export async function deliverWebhook({ id, secret, payload, timeoutMs, allowPriv
         res.on('error', done);
       },
     );
-    const timer = setTimeout(() => finish({ result: 'retryable', error: `Timed out after ${timeoutMs} ms.` }), timeoutMs);
+    const timer = setTimeout(() => finish({ result: 'retryable', error: `Timed out after ${timeoutMs} ms.` }), Math.max(0, deadline - Date.now()));
     req.on('error', (error: Error & { code?: string }) => finish({ result: 'retryable', error: `${error.code ? `${error.code}: ` : ''}${error.message}` }));
     req.end(body);
   });

@@ -6,7 +6,7 @@ import type { EffectKind } from '../../schemas/vocabulary.ts';
 import { specOf } from './kinds/index.ts';
 
 /** What enqueueing needs of an Effect row: when its next attempt is due (default now), and which attempt it is. */
-export type EnqueueableEffect = { id: string; kind: EffectKind; nextAttemptAt?: Date; attempts?: number };
+export type EnqueueableEffect = { id: string; teamId: string; kind: EffectKind; nextAttemptAt?: Date; attempts?: number };
 
 /**
  * The job id of an effect's next attempt. It names the attempt, so a retry scheduled while the
@@ -20,7 +20,7 @@ export function effectJobId({ id, kind, attempts = 0 }: Pick<EnqueueableEffect, 
 /** Enqueues an effect's next attempt, delayed until it is due. Best effort: false when Redis is away. */
 export async function enqueueEffect(effect: EnqueueableEffect): Promise<boolean> {
   const delay = Math.max(0, (effect.nextAttemptAt?.getTime() ?? Date.now()) - Date.now());
-  return enqueue(specOf(effect.kind).queue, effectJobId(effect), { effectId: effect.id }, delay);
+  return enqueue(specOf(effect.kind).queue, effectJobId(effect), { effectId: effect.id, teamId: effect.teamId }, delay);
 }
 
 export async function enqueueEffects(effects: EnqueueableEffect[]): Promise<void> {

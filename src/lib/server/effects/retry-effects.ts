@@ -10,7 +10,7 @@ export type RetryEffectsOptions = { teamId: string; effectId?: string; reducerId
  */
 export async function retryEffects({ teamId, effectId, reducerId, db = defaultDb() }: RetryEffectsOptions): Promise<{ retried: string[] }> {
   const where = { teamId, status: 'failed' as const, ...(effectId ? { id: effectId } : {}), ...(reducerId ? { reducerId } : {}) };
-  const failed = await db.effect.findMany({ where, select: { id: true, kind: true, attempts: true } });
+  const failed = await db.effect.findMany({ where, select: { id: true, teamId: true, kind: true, attempts: true } });
   if (failed.length === 0) return { retried: [] };
   const now = new Date();
   await db.effect.updateMany({ where: { ...where, id: { in: failed.map((e) => e.id) } }, data: { status: 'pending', nextAttemptAt: now } });

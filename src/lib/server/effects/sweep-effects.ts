@@ -12,7 +12,7 @@ export type SweepEffectsOptions = { db?: DbTx; limit?: number };
 export async function sweepEffects({ db = defaultDb(), limit = 1000 }: SweepEffectsOptions = {}): Promise<number> {
   const due = await db.effect.findMany({
     where: { status: 'pending', nextAttemptAt: { lte: new Date() } },
-    select: { id: true, kind: true, nextAttemptAt: true, attempts: true },
+    select: { id: true, teamId: true, kind: true, nextAttemptAt: true, attempts: true },
     orderBy: { nextAttemptAt: 'asc' },
     take: limit,
   });

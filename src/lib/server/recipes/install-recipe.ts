@@ -32,7 +32,7 @@ export async function installRecipe({ teamId, recipe: name, params, db = default
     if (plan.team?.emailFrom) await tx.team.update({ where: { id: teamId }, data: { emailFrom: plan.team.emailFrom } });
     return streams;
   });
-  await Promise.all([...result.values()].map((s) => wakeFold(s.id)));
+  await Promise.all([...result.values()].map((s) => wakeFold({ streamId: s.id, teamId })));
   return {
     recipe: recipe.name,
     streams: [...result.entries()].map(([slug, s]) => ({ slug, created: s.created })),

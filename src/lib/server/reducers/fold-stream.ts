@@ -17,7 +17,7 @@ class LostRace extends Error {}
 
 type Track = { replay: boolean; version: number; cursor: number; stateJson: string; suppressBelow: number };
 
-export async function foldStream({ streamId, batchSize = 1000, timeBudgetMs = 5_000, db = defaultDb() }: FoldStreamOptions): Promise<FoldStreamResult> {
+export async function foldStream({ streamId, batchSize = 1000, timeBudgetMs = 1_000, db = defaultDb() }: FoldStreamOptions): Promise<FoldStreamResult> {
   const started = Date.now();
   let folded = 0;
   let more = false;
@@ -99,13 +99,14 @@ async function foldOnce({ reducerId, stream, batchSize, db }: { reducerId: strin
   return { folded: result.folded, done: !!result.error || next >= track.length };
 }
 
-type StoredEffect = { id: string; kind: RecordedEffect['kind']; payload: RecordedEffect['payload']; status: 'pending' | 'suppressed'; eventIndex: number; nextAttemptAt: Date };
+type StoredEffect = { id: string; teamId: string; kind: RecordedEffect['kind']; payload: RecordedEffect['payload']; status: 'pending' | 'suppressed'; eventIndex: number; nextAttemptAt: Date };
 
 async function commitBatch({ reducerId, stream, track, result, db }: { reducerId: string; stream: { id: string; teamId: string }; track: Track; result: FoldResult; db: Db }): Promise<StoredEffect[]> {
   const next = track.cursor + result.folded;
   const recordedAt = new Date();
   const effects: StoredEffect[] = result.effects.map((e) => ({
     id: effectId(reducerId, track.version, e.eventIndex, e.ordinal),
+    teamId: stream.teamId,
     kind: e.kind,
     payload: e.payload,
     eventIndex: e.eventIndex,

@@ -60,7 +60,7 @@ export async function upsertReducer({ streamId, name, code, initialState = null,
     }
     return { reducer, created: false, changed: true };
   });
-  if (result.changed) await wakeFold(streamId);
+  if (result.changed) await wakeFold({ streamId, teamId });
   return result;
 }
 
@@ -90,15 +90,15 @@ export async function replayReducer({ reducerId, db = defaultDb() }: { reducerId
 
 /** After a fix (or a transient failure): retry the failing event. */
 export async function resumeReducer({ reducerId, db = defaultDb() }: { reducerId: string; db?: Db }) {
-  const state = await db.reducerState.findUniqueOrThrow({ where: { reducerId }, include: { reducer: { select: { streamId: true } } } });
+  const state = await db.reducerState.findUniqueOrThrow({ where: { reducerId }, include: { reducer: { select: { streamId: true, stream: { select: { teamId: true } } } } } });
   if (state.status !== 'errored') throw new AppError('conflict', 'This reducer is not stopped on an error.');
   await db.reducerState.update({ where: { reducerId }, data: { status: 'active', errorMessage: null, errorStack: null, errorIndex: null, erroredAt: null } });
-  await wakeFold(state.reducer.streamId);
+  await wakeFold({ streamId: state.reducer.streamId, teamId: state.reducer.stream.teamId });
 }
 
 /** Skips the failing event (recorded in `skipped`) and goes on from the next one. */
 export async function skipFailingEvent({ reducerId, db = defaultDb() }: { reducerId: string; db?: Db }) {
-  const state = await db.reducerState.findUniqueOrThrow({ where: { reducerId }, include: { reducer: { select: { streamId: true } } } });
+  const state = await db.reducerState.findUniqueOrThrow({ where: { reducerId }, include: { reducer: { select: { streamId: true, stream: { select: { teamId: true } } } } } });
   if (state.status !== 'errored' || state.errorIndex === null) throw new AppError('conflict', 'This reducer is not stopped on an error.');
   const next = state.errorIndex + 1;
   const replaying = state.replayVersion !== null;
@@ -115,7 +115,7 @@ export async function skipFailingEvent({ reducerId, db = defaultDb() }: { reduce
     },
   });
   if (count === 0) throw new AppError('conflict', 'The reducer changed meanwhile; reload and try again.');
-  await wakeFold(state.reducer.streamId);
+  await wakeFold({ streamId: state.reducer.streamId, teamId: state.reducer.stream.teamId });
   return { skipped: state.errorIndex };
 }
 

@@ -4,7 +4,7 @@
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
 import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
-import { wakeFold } from '../queue/enqueue.ts';
+import { requestFold } from '../queue/enqueue.ts';
 import { publishAppended } from './tail-events.ts';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -18,6 +18,8 @@ export type AppendEventsOptions = {
 };
 
 export type AppendResult = { first: number; count: number; length: number; receivedAt: string; replayed: boolean };
+
+type Appended = AppendResult & { teamId: string };
 
 type StoredResponse = Omit<AppendResult, 'replayed'>;
 
@@ -42,10 +44,12 @@ export function encodeBodies(bodies: unknown[], limits = { event: env().EVENT_MA
 
 export async function appendEvents({ streamId, bodies, idempotencyKey, db = defaultDb() }: AppendEventsOptions): Promise<AppendResult> {
   const encoded = encodeBodies(bodies);
-  const result = idempotencyKey ? await appendIdempotent(db, streamId, encoded, idempotencyKey) : await appendOnce(db, streamId, encoded);
+  const { teamId, ...result } = idempotencyKey ? await appendIdempotent(db, streamId, encoded, idempotencyKey) : await appendOnce(db, streamId, encoded);
   if (!result.replayed) {
-    // Best effort, after commit: with Redis down the append still stands and the sweep catches up.
-    await Promise.all([wakeFold(streamId), publishAppended(streamId, result.length)]);
+    // After commit, and never awaited: with Redis slow or down the append still stands, and the
+    // sweep catches the fold up.
+    requestFold({ streamId, teamId });
+    publishAppended(streamId, result.length);
   }
   return result;
 }
@@ -54,33 +58,33 @@ export async function appendEvents({ streamId, bodies, idempotencyKey, db = defa
  * The hot path: one statement, so one round trip and its own transaction. The UPDATE takes the
  * stream's row lock, which serialises concurrent writers and makes the indices dense.
  */
-async function appendOnce(db: DbTx, streamId: string, encoded: string[]): Promise<AppendResult> {
-  const rows = await db.$queryRaw<{ length: number; at: Date }[]>`
+async function appendOnce(db: DbTx, streamId: string, encoded: string[]): Promise<Appended> {
+  const rows = await db.$queryRaw<{ length: number; at: Date; teamId: string }[]>`
     WITH bumped AS (
       UPDATE "Stream" SET length = length + ${encoded.length}, "lastEventAt" = now()
-      WHERE id = ${streamId}::uuid RETURNING length, "lastEventAt" AS at
+      WHERE id = ${streamId}::uuid RETURNING length, "lastEventAt" AS at, "teamId"
     ), inserted AS (
       INSERT INTO "Event" ("streamId", "index", body, "receivedAt")
       SELECT ${streamId}::uuid, b.length - ${encoded.length}::int + (t.ord - 1)::int, t.body::jsonb, b.at
       FROM bumped b, unnest(${encoded}::text[]) WITH ORDINALITY AS t(body, ord)
       RETURNING 1
     )
-    SELECT length, at FROM bumped`;
+    SELECT length, at, "teamId" FROM bumped`;
   if (rows.length === 0) throw new AppError('not_found', 'No such stream.');
-  const { length, at } = rows[0];
-  return { first: length - encoded.length, count: encoded.length, length, receivedAt: at.toISOString(), replayed: false };
+  const { length, at, teamId } = rows[0];
+  return { first: length - encoded.length, count: encoded.length, length, receivedAt: at.toISOString(), replayed: false, teamId };
 }
 
 /** With an Idempotency-Key: lock the stream first so two requests with one key cannot both append. */
-async function appendIdempotent(db: Db, streamId: string, encoded: string[], key: string): Promise<AppendResult> {
+async function appendIdempotent(db: Db, streamId: string, encoded: string[], key: string): Promise<Appended> {
   return db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT 1 FROM "Stream" WHERE id = ${streamId}::uuid FOR UPDATE`;
     const seen = await tx.idempotencyRecord.findUnique({ where: { streamId_key: { streamId, key } } });
     if (seen && Date.now() - seen.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
-      return { ...(seen.response as StoredResponse), replayed: true };
+      return { ...(seen.response as StoredResponse), replayed: true, teamId: '' };
     }
     const appended = await appendOnce(tx, streamId, encoded);
-    const { replayed: _, ...response } = appended;
+    const { replayed: _, teamId: _team, ...response } = appended;
     await tx.idempotencyRecord.upsert({
       where: { streamId_key: { streamId, key } },
       create: { streamId, key, response },

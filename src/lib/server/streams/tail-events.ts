@@ -1,12 +1,16 @@
 // Live tails: long-polls and Server-Sent Events wait here for a stream to grow. Appends publish
 // the new length after commit (lib/server/notify.ts); waiters also re-read PostgreSQL every second.
 import { channelFor, nextMessage, publish } from '../notify.ts';
+import { coalescer } from '../coalesce.ts';
 import { streamLength } from './read-events.ts';
 
 const POLL_MS = 1_000;
 
-export async function publishAppended(streamId: string, length: number): Promise<void> {
-  await publish(channelFor('appended', streamId), String(length));
+const appended = coalescer<number>((entries) => Promise.all(entries.map(([streamId, length]) => publish(channelFor('appended', streamId), String(length)))), Math.max);
+
+/** Tells live tails a stream grew, without waiting: one message per stream per tick, with its newest length. */
+export function publishAppended(streamId: string, length: number): void {
+  appended.add(streamId, length);
 }
 
 /** Resolves after the next append notification, `maxMs`, or an abort — whichever comes first. */

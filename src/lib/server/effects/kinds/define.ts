@@ -22,6 +22,8 @@ export type EffectSpec<P = unknown> = {
   dueAt(payload: P, recordedAt: Date): Date;
   /** One line for lists in the app. */
   summary(payload: P): string;
+  /** The host it calls, for the per-destination circuit breaker (kinds that call no one have none). */
+  destination?(payload: P): string;
 };
 
 /** A refusal the reducer sees, already prefixed with the function's signature. */
@@ -45,6 +47,15 @@ export function parseArgs<T extends z.ZodType>(spec: Pick<EffectSpec, 'signature
   if (!parsed.success) throw new EffectArgumentError(`${signatureText(spec)}: ${parsed.error.issues[0]?.message ?? 'invalid arguments'}`);
   return parsed.data;
 }
+
+/** `host[:port]` of a URL, lowercased: what a circuit breaker keys on. */
+export const hostOf = (url: string): string => {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return url.slice(0, 200);
+  }
+};
 
 export const dueNow = (_payload: unknown, recordedAt: Date): Date => recordedAt;
 

@@ -1,7 +1,7 @@
 // `slack(url, text)`: a message to a Slack-compatible incoming webhook (Slack, Mattermost,
 // Rocket.Chat, Discord's /slack endpoint), signed and retried like `request`.
 import { z } from 'zod';
-import { dueNow, httpUrl, parseArgs, type EffectSpec } from './define.ts';
+import { dueNow, hostOf, httpUrl, parseArgs, type EffectSpec } from './define.ts';
 
 export const SlackPayload = z.object({ url: z.string().min(1).max(4096), text: z.string().min(1).max(40_000) });
 export type SlackPayload = z.infer<typeof SlackPayload>;
@@ -20,5 +20,6 @@ export const slack: EffectSpec<SlackPayload> = {
   payload: SlackPayload,
   queue: 'deliver',
   dueAt: dueNow,
+  destination: (p) => hostOf(p.url),
   summary: (p) => `${new URL(p.url).host}: ${p.text.length > 60 ? `${p.text.slice(0, 60)}…` : p.text}`,
 };

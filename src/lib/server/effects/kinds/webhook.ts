@@ -1,6 +1,6 @@
 // `request(url, { method = "POST", headers, body })`: a signed HTTP call (Standard Webhooks).
 import { z } from 'zod';
-import { dueNow, httpUrl, parseArgs, type EffectSpec } from './define.ts';
+import { dueNow, hostOf, httpUrl, parseArgs, type EffectSpec } from './define.ts';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -54,4 +54,5 @@ export const webhook: EffectSpec<WebhookPayload> = {
   queue: 'deliver',
   dueAt: dueNow,
   summary: (p) => `${p.method} ${p.url}`,
+  destination: (p) => hostOf(p.url),
 };
