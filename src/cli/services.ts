@@ -144,7 +144,10 @@ export async function runStart(): Promise<void> {
   ensureBuilt();
   await withServices({ keep: true }, async ({ embedded, stop }) => {
     if (embedded) await ensurePlayground();
-    const childEnv = { ...process.env, ...webEnv() };
+    // `npm start` is for trying Pipet out on this machine: development mode, and webhooks may call
+    // local servers. Production (`start:web`, `start:worker`) keeps both off unless set.
+    const childEnv: NodeJS.ProcessEnv = { NODE_ENV: 'development', ...(embedded ? { ALLOW_PRIVATE_WEBHOOKS: 'true' } : {}), ...process.env, ...webEnv() };
+    if (childEnv.ALLOW_PRIVATE_WEBHOOKS === 'true') console.log('Webhooks may call private addresses (ALLOW_PRIVATE_WEBHOOKS=true): fine on your machine, never in production.');
     const self = join(ROOT, 'src/cli/main.ts');
     const children: ChildProcess[] = ['web', 'worker'].map((role) => spawn(process.execPath, ['--disable-warning=ExperimentalWarning', self, role], { env: childEnv, stdio: 'inherit' }));
     const origin = childEnv.ORIGIN;

@@ -28,7 +28,7 @@ describe('the web app in a browser', () => {
   beforeAll(async () => {
     web = await startWeb({ ...ownDb.env, SSE_HEARTBEAT_MS: '300' });
     // One delivery attempt, so a webhook to a closed port fails at once and can be retried by hand.
-    worker = startWorkerProcess({ ...ownDb.env, SWEEP_INTERVAL_MS: '1000', RETRY_SCHEDULE: '0' });
+    worker = startWorkerProcess({ ...ownDb.env, SWEEP_INTERVAL_MS: '1000', RETRY_SCHEDULE: '0', ALLOW_PRIVATE_WEBHOOKS: 'true' });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(30_000);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useOwnDatabase } from '../helpers/context.ts';
 import { effectFixture, insertEffect, startEffectWorkers, startReceiver, waitForEffect, type EffectFixture } from '../helpers/effects.ts';
 
-Object.assign(process.env, { RETRY_SCHEDULE: '0,100', ALLOW_PRIVATE_WEBHOOKS: '' });
+Object.assign(process.env, { RETRY_SCHEDULE: '0,100', ALLOW_PRIVATE_WEBHOOKS: 'true' });
 await useOwnDatabase('effrouter');
 const { db } = await import('../../src/lib/server/db/client.ts');
 const { createCaller } = await import('../../src/lib/server/trpc/root.ts');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useOwnDatabase } from '../helpers/context.ts';
 import { effectFixture, insertEffect, startEffectWorkers, startReceiver, waitForEffect, type EffectFixture } from '../helpers/effects.ts';
 
-Object.assign(process.env, { RETRY_SCHEDULE: '0,200,200', WEBHOOK_TIMEOUT_MS: '700', ALLOW_PRIVATE_WEBHOOKS: '' });
+Object.assign(process.env, { RETRY_SCHEDULE: '0,200,200', WEBHOOK_TIMEOUT_MS: '700', ALLOW_PRIVATE_WEBHOOKS: 'true' });
 await useOwnDatabase('effwh');
 const { db } = await import('../../src/lib/server/db/client.ts');
 const { resetEnv } = await import('../../src/lib/server/env.ts');
@@ -110,7 +110,7 @@ describe('webhook effects', () => {
       expect((await waitForEffect(db(), named)).lastError).toMatch(/localhost resolves to .*loopback/);
       expect(receiver.at('/private')).toHaveLength(0);
     } finally {
-      process.env.ALLOW_PRIVATE_WEBHOOKS = '';
+      process.env.ALLOW_PRIVATE_WEBHOOKS = 'true';
       resetEnv();
     }
   });

@@ -8,7 +8,8 @@ const flag = z
   .transform((v) => (v === undefined || v === '' ? undefined : ['1', 'true', 'yes'].includes(v)));
 
 const EnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  // Production unless told otherwise: `npm start` (embedded, for trying Pipet out) sets development.
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   DATABASE_URL: z.string().url().optional(),
   REDIS_URL: z.string().url().optional(),
   SMTP_URL: z.string().optional(),
@@ -27,6 +28,7 @@ const EnvSchema = z.object({
   AUTH_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
   EMAIL_FROM: z.string().default('Pipet <noreply@pipet.localhost>'),
+  // Webhooks to loopback/private addresses: only when set (`npm start` sets it, and says so).
   ALLOW_PRIVATE_WEBHOOKS: flag,
   // The reducer sandbox (lib/server/reducers/sandbox/). Threads default to the machine's cores.
   SANDBOX_THREADS: z.coerce.number().int().min(1).max(64).optional(),

@@ -92,9 +92,9 @@ export function blockedReason(address: string): string | null {
   return null;
 }
 
-/** Private destinations are allowed by ALLOW_PRIVATE_WEBHOOKS, by default only outside production. */
+/** Private destinations are allowed only by an explicit ALLOW_PRIVATE_WEBHOOKS=true. */
 export function privateWebhooksAllowed(): boolean {
-  return env().ALLOW_PRIVATE_WEBHOOKS ?? env().NODE_ENV !== 'production';
+  return env().ALLOW_PRIVATE_WEBHOOKS === true;
 }
 
 /** A destination that must not be called: an attempt refused before any connection. */
