@@ -128,6 +128,19 @@ describe('POST appends', () => {
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
     expect((await getJson(streamUrl(s, '/length'))).body).toBe(1);
   });
+
+  it("keeps each sender's Idempotency-Keys apart, and refuses a key reused with another body", async () => {
+    const s = uniqueSlug('idem-scope');
+    await db.stream.create({ data: { teamId: team.id, slug: s, name: s, publicWrite: true } });
+    const stranger = await postJson(streamUrl(s), { order: 17, by: 'stranger' }, { 'idempotency-key': 'order-17' });
+    expect(stranger.status).toBe(201);
+    const owner = await postJson(streamUrl(s), { order: 17, by: 'owner' }, { ...bearer(rw), 'idempotency-key': 'order-17' });
+    expect(owner.status).toBe(201);
+    expect(await owner.json()).toEqual({ index: 1, length: 2 });
+    const reused = await postJson(streamUrl(s), { order: 18, by: 'owner' }, { ...bearer(rw), 'idempotency-key': 'order-17' });
+    await expectError(reused, 422, 'idempotency_mismatch');
+    expect((await getJson(streamUrl(s, '/length'))).body).toBe(2);
+  });
 });
 
 describe('HTML forms from customers\' sites', () => {

@@ -54,7 +54,39 @@ describe('appendEvents', () => {
     const { queue } = await import('../../src/lib/server/queue/enqueue.ts');
     const other = await db().stream.create({ data: { teamId: (await db().stream.findUniqueOrThrow({ where: { id: streamId } })).teamId, slug: 'wake', name: 'wake' } });
     await Promise.all(Array.from({ length: 10 }, (_, i) => appendEvents({ streamId: other.id, bodies: [i] })));
-    const waiting = await queue('fold').getJobs(['waiting', 'prioritized']);
-    expect(waiting.filter((j) => j.data.streamId === other.id)).toHaveLength(1);
+    // Wake-ups are sent after the appends answer (never awaited by them): give them a moment.
+    const waitingFor = async () => (await queue('fold').getJobs(['waiting', 'prioritized'])).filter((j) => j.data.streamId === other.id);
+    for (let i = 0; i < 50 && (await waitingFor()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await waitingFor()).toHaveLength(1);
+  });
+});
+
+describe('idempotency keys', () => {
+  const stored = async () => (await db().stream.findUniqueOrThrow({ where: { id: streamId } })).length;
+
+  it('belong to their sender: the same key from two senders appends twice', async () => {
+    const before = await stored();
+    const owner = await appendEvents({ streamId, bodies: [{ order: 17 }], idempotency: { key: 'order-17', scope: 'key:owner' } });
+    const stranger = await appendEvents({ streamId, bodies: [{ order: 17 }], idempotency: { key: 'order-17', scope: 'anon:203.0.113.9' } });
+    expect([owner.replayed, stranger.replayed]).toEqual([false, false]);
+    expect(await stored()).toBe(before + 2);
+    const again = await appendEvents({ streamId, bodies: [{ order: 17 }], idempotency: { key: 'order-17', scope: 'key:owner' } });
+    expect(again).toMatchObject({ replayed: true, first: owner.first });
+    expect(await stored()).toBe(before + 2);
+  });
+
+  it('refuse a reuse with another body (422), storing nothing', async () => {
+    await appendEvents({ streamId, bodies: [{ amount: 10 }], idempotency: { key: 'pay-1', scope: 'key:owner' } });
+    const before = await stored();
+    await expect(appendEvents({ streamId, bodies: [{ amount: 1000 }], idempotency: { key: 'pay-1', scope: 'key:owner' } })).rejects.toMatchObject({ code: 'idempotency_mismatch', status: 422 });
+    expect(await stored()).toBe(before);
+  });
+
+  it("keep Pipet's timers in their own space: a sender cannot pre-empt a timer by its effect id", async () => {
+    const effectId = 'eff_0123456789abcdef0123456789abcdef';
+    await appendEvents({ streamId, bodies: ['squatted'], idempotency: { key: effectId, scope: 'key:attacker' } });
+    const fired = await appendEvents({ streamId, bodies: ['timer fired'], idempotency: { key: effectId, scope: 'timer' } });
+    expect(fired.replayed).toBe(false);
   });
 });

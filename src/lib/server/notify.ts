@@ -14,7 +14,7 @@ export function channelFor(kind: 'appended' | 'folded', id: string): string {
 }
 
 export async function publish(channel: string, message: string): Promise<void> {
-  if (!redisReady()) return;
+  if (!(await redisReady())) return;
   await redis().publish(channel, message).catch(() => {});
 }
 

@@ -18,14 +18,36 @@ export function createRedis(kind: 'producer' | 'worker' | 'subscriber', override
 let producer: Redis | undefined;
 
 export function redis(): Redis {
-  producer ??= createRedis('producer');
+  if (!producer) {
+    const created = createRedis('producer');
+    created.once('ready', () => connectedOnce.add(created));
+    producer = created;
+  }
   return producer;
 }
 
-/** Whether the producer connection can take a command now (it reconnects by itself when not). */
-export function redisReady(): boolean {
-  return redis().status === 'ready';
+/**
+ * Whether the producer connection can take a command. While the process's first connection is
+ * being made this waits for it (bounded by the connect timeout); later, a connection that is down
+ * answers false at once and reconnects by itself.
+ */
+export async function redisReady(): Promise<boolean> {
+  const r = redis();
+  if (r.status === 'ready') return true;
+  if (!['wait', 'connecting', 'connect'].includes(r.status) || connectedOnce.has(r)) return false;
+  return new Promise<boolean>((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      r.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), 2_000);
+    r.once('ready', onReady);
+  });
 }
+
+const connectedOnce = new WeakSet<Redis>();
 
 /** Key prefix for everything Pipet keeps in Redis besides queues (rate limits, pub/sub channels). */
 export function redisKey(...parts: string[]): string {

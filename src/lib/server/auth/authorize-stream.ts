@@ -26,10 +26,12 @@ export type StreamGrant = {
   team: { id: string; slug: string };
   /** True when access comes from the stream being public: such callers are rate-limited. */
   anonymous: boolean;
+  /** Who is asking: `key:<id>`, `user:<id>`, or `anon` (public access; the caller adds the address). */
+  principal: string;
 };
 
 /** A team-wide ingest key appending to a stream that does not exist yet, in a team that auto-creates streams. */
-export type CreateGrant = { stream: null; team: { id: string; slug: string }; anonymous: false; createSlug: string };
+export type CreateGrant = { stream: null; team: { id: string; slug: string }; anonymous: false; principal: string; createSlug: string };
 
 
 export async function authorizeStream({ teamSlug, streamSlug, access, key, userId, db = defaultDb() }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
@@ -47,9 +49,10 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
     if (!apiKey.scopes.includes(scope)) throw new AppError('forbidden', `This API key lacks the \`${scope}\` scope.`);
     const stream = found?.stream ?? null;
     if (apiKey.streamId && stream?.id !== apiKey.streamId) throw new AppError('forbidden', 'This API key is limited to another stream.');
-    if (!stream && access === 'append' && team.autoCreateStreams) return { stream: null, team, anonymous: false, createSlug: streamSlug };
+    const principal = `key:${apiKey.id}`;
+    if (!stream && access === 'append' && team.autoCreateStreams) return { stream: null, team, anonymous: false, principal, createSlug: streamSlug };
     if (!stream) throw new AppError('not_found', `No stream \`${streamSlug}\` in team \`${teamSlug}\`.`);
-    return { stream, team, anonymous: false };
+    return { stream, team, anonymous: false, principal };
   }
 
   const stream = found?.stream ?? null;
@@ -57,10 +60,10 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
     const member = await db.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } }, select: { role: true } });
     if (member) {
       if (!stream) throw new AppError('not_found', `No stream \`${streamSlug}\` in team \`${teamSlug}\`.`);
-      return { stream, team, anonymous: false };
+      return { stream, team, anonymous: false, principal: `user:${userId}` };
     }
   }
-  if (stream && (access === 'read' ? stream.publicRead : stream.publicWrite)) return { stream, team: team!, anonymous: true };
+  if (stream && (access === 'read' ? stream.publicRead : stream.publicWrite)) return { stream, team: team!, anonymous: true, principal: 'anon' };
   throw new AppError('unauthorized', 'Authentication required: send `Authorization: Bearer <key>` (or `?key=` for HTML forms).');
 }
 

@@ -6,6 +6,6 @@ import type { TimerPayload } from './kinds/timer.ts';
 import type { WebhookAttempt } from './deliver-webhook.ts';
 
 export async function fireTimer({ effectId, streamId, payload, db }: { effectId: string; streamId: string; payload: TimerPayload; db: Db }): Promise<WebhookAttempt> {
-  const appended = await appendEvents({ streamId, bodies: [payload.event], idempotencyKey: effectId, db });
+  const appended = await appendEvents({ streamId, bodies: [payload.event], idempotency: { key: effectId, scope: 'timer' }, db });
   return { result: 'delivered', responseExcerpt: `Appended as element ${appended.first}${appended.replayed ? ' (by an earlier run of this timer)' : ''}.` };
 }

@@ -36,7 +36,7 @@ export async function handleAppend(ctx: StreamContext, { batch }: { batch: boole
   if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
     throw new AppError('bad_request', 'Idempotency-Key must be 1 to 255 characters.');
   }
-  const result = await appendEvents({ streamId: ctx.stream.id, bodies: parsed.values, idempotencyKey });
+  const result = await appendEvents({ streamId: ctx.stream.id, bodies: parsed.values, idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, scope: ctx.principal } });
   const base = `/s/${ctx.team.slug}/${ctx.stream.slug}`;
   if (parsed.isForm && prefersHtml(request)) {
     return new Response(null, { status: 303, headers: { location: redirectTarget(parsed.redirect, ctx.stream.allowedOrigins, ctx.url) } });

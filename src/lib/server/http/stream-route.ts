@@ -52,7 +52,8 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
       const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, slug: grant.createSlug, select: STREAM_FIELDS }));
       allowed = stream.allowedOrigins;
       if (grant.anonymous) await consume(publicStreamLimiter(), event.getClientAddress());
-      return withCors(await act({ stream, team: grant.team, anonymous: grant.anonymous, event, url: event.url }), origin, allowed);
+      const principal = grant.anonymous ? `anon:${event.getClientAddress()}` : grant.principal;
+      return withCors(await act({ stream, team: grant.team, anonymous: grant.anonymous, principal, event, url: event.url }), origin, allowed);
     } catch (error) {
       if (origin && allowed.length === 0) allowed = await allowedOriginsOf(teamSlug, streamSlug).catch(() => []);
       return withCors(errorResponse(error), origin, allowed);

@@ -31,7 +31,7 @@ export type FoldTarget = { streamId: string; teamId: string };
  * lands during a running fold queues one more fold instead of being missed.
  */
 export async function wakeFold({ streamId, teamId }: FoldTarget): Promise<boolean> {
-  if (!redisReady()) return false;
+  if (!(await redisReady())) return false;
   try {
     await queue('fold').add('fold', { streamId, teamId }, { deduplication: { id: `fold:${streamId}` } });
     return true;
@@ -49,7 +49,7 @@ export function requestFold({ streamId, teamId }: FoldTarget): void {
 
 /** Adds a job with a deterministic id, so the same work enqueued twice runs once. */
 export async function enqueue<Q extends QueueName>(name: Q, jobId: string, payload: JobPayload<Q>, delayMs = 0): Promise<boolean> {
-  if (!redisReady()) return false;
+  if (!(await redisReady())) return false;
   try {
     await queue(name).add(name, payload, { jobId, delay: delayMs > 0 ? delayMs : undefined });
     return true;

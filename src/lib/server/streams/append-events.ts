@@ -6,14 +6,21 @@ import { env } from '../env.ts';
 import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { requestFold } from '../queue/enqueue.ts';
 import { publishAppended } from './tail-events.ts';
+import { sha256Hex } from '../crypto.ts';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * An idempotency key and whose it is: `key:<api key id>`, `user:<id>`, `anon:<client address>`, or
+ * Pipet's own (`timer`, `segment:<key id>`). Senders never share keys.
+ */
+export type Idempotency = { key: string; scope: string };
 
 export type AppendEventsOptions = {
   streamId: string;
   /** Values to append, in order. Each must be JSON-serializable. */
   bodies: unknown[];
-  idempotencyKey?: string;
+  idempotency?: Idempotency;
   db?: Db;
 };
 
@@ -42,9 +49,9 @@ export function encodeBodies(bodies: unknown[], limits = { event: env().EVENT_MA
   });
 }
 
-export async function appendEvents({ streamId, bodies, idempotencyKey, db = defaultDb() }: AppendEventsOptions): Promise<AppendResult> {
+export async function appendEvents({ streamId, bodies, idempotency, db = defaultDb() }: AppendEventsOptions): Promise<AppendResult> {
   const encoded = encodeBodies(bodies);
-  const { teamId, ...result } = idempotencyKey ? await appendIdempotent(db, streamId, encoded, idempotencyKey) : await appendOnce(db, streamId, encoded);
+  const { teamId, ...result } = idempotency ? await appendIdempotent(db, streamId, encoded, idempotency) : await appendOnce(db, streamId, encoded);
   if (!result.replayed) {
     // After commit, and never awaited: with Redis slow or down the append still stands, and the
     // sweep catches the fold up.
@@ -75,21 +82,25 @@ async function appendOnce(db: DbTx, streamId: string, encoded: string[]): Promis
   return { first: length - encoded.length, count: encoded.length, length, receivedAt: at.toISOString(), replayed: false, teamId };
 }
 
-/** With an Idempotency-Key: lock the stream first so two requests with one key cannot both append. */
-async function appendIdempotent(db: Db, streamId: string, encoded: string[], key: string): Promise<Appended> {
+/**
+ * With an idempotency key: lock the stream first so two requests with one key cannot both append.
+ * A repeat within the window answers the first answer; a repeat with another body is refused.
+ */
+async function appendIdempotent(db: Db, streamId: string, encoded: string[], { key, scope }: Idempotency): Promise<Appended> {
+  const bodyHash = sha256Hex(encoded.join('\n'));
   return db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT 1 FROM "Stream" WHERE id = ${streamId}::uuid FOR UPDATE`;
-    const seen = await tx.idempotencyRecord.findUnique({ where: { streamId_key: { streamId, key } } });
+    const id = { streamId_scope_key: { streamId, scope, key } };
+    const seen = await tx.idempotencyRecord.findUnique({ where: id });
     if (seen && Date.now() - seen.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
+      if (seen.bodyHash && seen.bodyHash !== bodyHash) {
+        throw new AppError('idempotency_mismatch', `Idempotency-Key \`${key}\` was first used with another body; a retry must send the same body, new data needs a new key.`);
+      }
       return { ...(seen.response as StoredResponse), replayed: true, teamId: '' };
     }
     const appended = await appendOnce(tx, streamId, encoded);
     const { replayed: _, teamId: _team, ...response } = appended;
-    await tx.idempotencyRecord.upsert({
-      where: { streamId_key: { streamId, key } },
-      create: { streamId, key, response },
-      update: { response, createdAt: new Date() },
-    });
+    await tx.idempotencyRecord.upsert({ where: id, create: { streamId, scope, key, bodyHash, response }, update: { bodyHash, response, createdAt: new Date() } });
     return appended;
   });
 }
