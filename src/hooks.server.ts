@@ -1,5 +1,5 @@
 import { sequence } from '@sveltejs/kit/hooks';
-import type { Handle } from '@sveltejs/kit';
+import type { Handle, ServerInit } from '@sveltejs/kit';
 import { handleCsrf } from '$lib/server/http/csrf.ts';
 import { deleteSessionCookie, SESSION_COOKIE, setSessionCookie, validateSessionToken } from '$lib/server/auth/sessions.ts';
 
@@ -24,6 +24,12 @@ const handleSession: Handle = async ({ event, resolve }) => {
 };
 
 export const handle = sequence(handleCsrf, handleSession);
+
+/** Before the first request: open the Redis connection, so the first requests' rate limits and wake-ups find it up. */
+export const init: ServerInit = async () => {
+  const { redis } = await import('$lib/server/redis.ts');
+  redis();
+};
 
 // adapter-node emits this after the server stops accepting requests (SIGTERM / SIGINT): close the
 // pools and connections that would otherwise keep the process alive.

@@ -25,6 +25,8 @@ export async function runAdmin(args: string[]): Promise<void> {
       scopes: { type: 'string' },
       stream: { type: 'string' },
       name: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'max-streams': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -55,8 +57,16 @@ export async function runAdmin(args: string[]): Promise<void> {
           team: team.slug,
           stream: values.stream ?? null,
         });
+      } else if (sub === 'set-limits') {
+        // An operator's lever: one team's limits above (or below) the deployment's defaults; `default` clears one.
+        if (!values.team) throw new Error('set-limits needs --team, and --rate-limit and/or --max-streams (a number, or `default`).');
+        const limit = z.union([z.literal('default').transform(() => null), z.coerce.number().int().positive()]).optional();
+        const data = { rateLimitPerMinute: limit.parse(values['rate-limit']), maxStreams: limit.parse(values['max-streams']) };
+        const team = await db().team.update({ where: { slug: values.team }, data, select: { slug: true, rateLimitPerMinute: true, maxStreams: true } }).catch(() => null);
+        if (!team) throw new Error(`No team \`${values.team}\`.`);
+        out(`Team \`${team.slug}\`: ${team.rateLimitPerMinute ?? 'default'} requests per minute per key, ${team.maxStreams ?? 'default'} streams.`, team);
       } else {
-        throw new Error(`Unknown admin command \`${sub ?? ''}\`: use create-user or create-key.`);
+        throw new Error(`Unknown admin command \`${sub ?? ''}\`: use create-user, create-key or set-limits.`);
       }
     } catch (error) {
       throw new Error(describe(error));

@@ -1,10 +1,29 @@
-// The periodic sweep: housekeeping plus re-enqueueing whatever PostgreSQL says is behind.
+// The periodic sweep: re-enqueueing whatever PostgreSQL says is behind, plus housekeeping — the
+// idempotency window every sweep, and retention (settled effects, outbox emails, expired sessions,
+// ended invites) at most once per RETENTION_INTERVAL_MS.
+import { env } from '../lib/server/env.ts';
 import { sweepIdempotency } from '../lib/server/streams/sweep-idempotency.ts';
 import { sweepFolds } from '../lib/server/reducers/sweep-folds.ts';
 import { sweepEffects } from '../lib/server/effects/sweep-effects.ts';
+import { pruneEffects } from '../lib/server/effects/prune-effects.ts';
+import { pruneSessions } from '../lib/server/auth/prune-sessions.ts';
+import { pruneInvites } from '../lib/server/teams/prune-invites.ts';
+
+let lastRetention = 0;
 
 export async function runSweep(): Promise<void> {
   await sweepFolds();
   await sweepIdempotency();
   await sweepEffects();
+  const e = env();
+  if (Date.now() - lastRetention >= e.RETENTION_INTERVAL_MS) {
+    lastRetention = Date.now();
+    await runRetention();
+  }
+}
+
+export async function runRetention(): Promise<{ effects: number; emails: number; sessions: number; invites: number }> {
+  const e = env();
+  const { effects, emails } = await pruneEffects({ olderThanDays: e.EFFECT_RETENTION_DAYS });
+  return { effects, emails, sessions: await pruneSessions(), invites: await pruneInvites({ olderThanDays: e.INVITE_RETENTION_DAYS }) };
 }

@@ -51,6 +51,16 @@ describe('pipet admin', () => {
     expect(row.hash).not.toContain(key.split('_')[2]);
   });
 
+  it("sets one team's limits above or below the defaults, and back", async () => {
+    pipet(['admin', 'create-user', '--email', 'big@example.com', '--password', 'long enough pw', '--team', 'big']);
+    const set = pipet(['admin', 'set-limits', '--team', 'big', '--rate-limit', '60000', '--max-streams', '5000', '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toEqual({ slug: 'big', rateLimitPerMinute: 60000, maxStreams: 5000 });
+    const back = JSON.parse(pipet(['admin', 'set-limits', '--team', 'big', '--rate-limit', 'default', '--json']).stdout);
+    expect(back).toEqual({ slug: 'big', rateLimitPerMinute: null, maxStreams: 5000 });
+    expect(pipet(['admin', 'set-limits', '--team', 'big', '--max-streams', '-3']).code).toBe(1);
+  });
+
   it('explains mistakes on stderr with a non-zero exit and prints nothing on stdout', () => {
     const dup = pipet(['admin', 'create-user', '--email', 'ops@example.com', '--password', 'another password', '--json']);
     expect(dup.code).toBe(1);

@@ -83,3 +83,52 @@ describe('public streams under a flood', () => {
     }
   });
 });
+
+describe('limits per key and per team', () => {
+  it('rate-limits each API key on its own, says where it stands in RateLimit-* headers, and honours a team limit', async () => {
+    const team = await makeTeam(db());
+    const [a, b] = [await team.key(['ingest']), await team.key(['ingest'])];
+    const server = await startWeb({ ...own.env, KEY_RATE_LIMIT_PER_MINUTE: '3' });
+    try {
+      const url = `${server.url}/s/${team.slug}/limited`;
+      for (let i = 0; i < 3; i++) {
+        const res = await postJson(url, { i }, bearer(a));
+        expect(res.status).toBe(201);
+        expect(res.headers.get('ratelimit-limit')).toBe('3');
+        expect(res.headers.get('ratelimit-remaining')).toBe(String(2 - i));
+      }
+      const over = await postJson(url, { i: 3 }, bearer(a));
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(over.headers.get('ratelimit-remaining')).toBe('0');
+      await expectError(over, 429, 'rate_limited');
+      expect((await postJson(url, { i: 'b' }, bearer(b))).status).toBe(201); // another key is not affected
+
+      const generous = await makeTeam(db());
+      await db().team.update({ where: { id: generous.id }, data: { rateLimitPerMinute: 5 } });
+      const g = await generous.key(['ingest']);
+      const statuses = [];
+      for (let i = 0; i < 6; i++) statuses.push((await postJson(`${server.url}/s/${generous.slug}/more`, { i }, bearer(g))).status);
+      expect(statuses).toEqual([201, 201, 201, 201, 201, 429]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('caps the streams of a team, including streams an ingest key would create', async () => {
+    const team = await makeTeam(db());
+    const key = await team.key(['ingest']);
+    const server = await startWeb({ ...own.env, MAX_STREAMS_PER_TEAM: '2' });
+    try {
+      expect((await postJson(`${server.url}/s/${team.slug}/one`, {}, bearer(key))).status).toBe(201);
+      expect((await postJson(`${server.url}/s/${team.slug}/two`, {}, bearer(key))).status).toBe(201);
+      const third = await postJson(`${server.url}/s/${team.slug}/three`, {}, bearer(key));
+      expect((await expectError(third, 409, 'conflict')).message).toMatch(/2 streams, its limit/);
+      expect(await db().stream.count({ where: { teamId: team.id } })).toBe(2);
+      expect((await postJson(`${server.url}/s/${team.slug}/one`, { again: true }, bearer(key))).status).toBe(201); // existing streams still take events
+      await db().team.update({ where: { id: team.id }, data: { maxStreams: 3 } });
+      expect((await postJson(`${server.url}/s/${team.slug}/three`, {}, bearer(key))).status).toBe(201);
+    } finally {
+      await server.stop();
+    }
+  });
+});

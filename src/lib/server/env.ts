@@ -23,6 +23,9 @@ const EnvSchema = z.object({
   EVENT_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024),
   BATCH_MAX_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  // Requests per minute of one API key (or signed-in user) on /s/…, unless the team has its own.
+  KEY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6_000),
+  MAX_STREAMS_PER_TEAM: z.coerce.number().int().positive().default(1_000),
   // Sign-up and log-in attempts per 15 minutes, per client address and per account (email).
   AUTH_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   AUTH_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
@@ -43,6 +46,11 @@ const EnvSchema = z.object({
   SANDBOX_IDLE_MS: z.coerce.number().int().positive().default(10 * 60_000),
   SANDBOX_CACHE_BYTES: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
   SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(10_000),
+  // Retention: settled effects (with attempts) and outbox emails, and ended invites, are deleted
+  // after this many days; expired sessions at once. Checked at most once per interval.
+  EFFECT_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  INVITE_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  RETENTION_INTERVAL_MS: z.coerce.number().int().positive().default(60 * 60_000),
   // Worker slots per process, and the share of them one team may hold at once.
   FOLD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   FOLD_CONCURRENCY_PER_TEAM: z.coerce.number().int().min(1).max(256).default(2),

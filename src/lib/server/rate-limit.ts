@@ -23,18 +23,33 @@ export function limiter(name: string, points: number, durationSeconds: number): 
   return l;
 }
 
+/** Where a caller stands against a limit, as the `RateLimit-*` headers say it. */
+export type RateLimitState = { limit: number; remaining: number; resetSeconds: number };
+
 /** Consumes one point for `key`; throws a 429 AppError with Retry-After when over the limit. */
-export async function consume(l: RateLimiterRedis, key: string, message = 'Too many requests; slow down.'): Promise<void> {
+export async function consume(l: RateLimiterRedis, key: string, message = 'Too many requests; slow down.'): Promise<RateLimitState> {
   try {
-    await l.consume(key);
+    const res = await l.consume(key);
+    return { limit: l.points, remaining: res.remainingPoints, resetSeconds: Math.max(0, Math.ceil(res.msBeforeNext / 1000)) };
   } catch (e) {
     if (e instanceof RateLimiterRes) {
-      throw new AppError('rate_limited', message, { retryAfter: Math.max(1, Math.ceil(e.msBeforeNext / 1000)) });
+      const retryAfter = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+      throw new AppError('rate_limited', message, { retryAfter, details: { limit: l.points, remaining: 0, resetSeconds: retryAfter } satisfies RateLimitState });
     }
     throw e;
   }
 }
 
+/** `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (IETF httpapi draft), for a response. */
+export function rateLimitHeaders({ limit, remaining, resetSeconds }: RateLimitState): Record<string, string> {
+  return { 'ratelimit-limit': String(limit), 'ratelimit-remaining': String(Math.max(0, remaining)), 'ratelimit-reset': String(resetSeconds) };
+}
+
 export function publicStreamLimiter(): RateLimiterRedis {
   return limiter('public', env().PUBLIC_RATE_LIMIT_PER_MINUTE, 60);
+}
+
+/** Requests per minute of one API key or signed-in user on the public API: the team's own limit, else the default. */
+export function callerLimiter(teamLimit: number | null): RateLimiterRedis {
+  return limiter('caller', teamLimit ?? env().KEY_RATE_LIMIT_PER_MINUTE, 60);
 }

@@ -23,7 +23,7 @@ export type GrantedStream = { id: string; slug: string; teamId: string; length: 
 
 export type StreamGrant = {
   stream: GrantedStream;
-  team: { id: string; slug: string };
+  team: { id: string; slug: string; rateLimitPerMinute: number | null };
   /** True when access comes from the stream being public: such callers are rate-limited. */
   anonymous: boolean;
   /** Who is asking: `key:<id>`, `user:<id>`, or `anon` (public access; the caller adds the address). */
@@ -31,7 +31,7 @@ export type StreamGrant = {
 };
 
 /** A team-wide ingest key appending to a stream that does not exist yet, in a team that auto-creates streams. */
-export type CreateGrant = { stream: null; team: { id: string; slug: string }; anonymous: false; principal: string; createSlug: string };
+export type CreateGrant = { stream: null; team: StreamGrant['team']; anonymous: false; principal: string; createSlug: string };
 
 
 export async function authorizeStream({ teamSlug, streamSlug, access, key, userId, db = defaultDb() }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
@@ -70,13 +70,13 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
 type StreamRow = StreamGrant['stream'] & { publicRead: boolean; publicWrite: boolean };
 
 async function loadTeamAndStream(teamSlug: string, streamSlug: string, db: DbTx) {
-  const rows = await db.$queryRaw<({ teamId: string; autoCreateStreams: boolean } & { [K in keyof StreamRow]: StreamRow[K] | null })[]>`
-    SELECT t.id AS "teamId", t."autoCreateStreams", s.id, s.slug, s.length, s."allowedOrigins", s."publicRead", s."publicWrite"
+  const rows = await db.$queryRaw<({ teamId: string; autoCreateStreams: boolean; rateLimitPerMinute: number | null } & { [K in keyof StreamRow]: StreamRow[K] | null })[]>`
+    SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", s.id, s.slug, s.length, s."allowedOrigins", s."publicRead", s."publicWrite"
     FROM "Team" t LEFT JOIN "Stream" s ON s."teamId" = t.id AND s.slug = ${streamSlug}
     WHERE t.slug = ${teamSlug}`;
   const r = rows[0];
   if (!r) return null;
-  const team = { id: r.teamId, slug: teamSlug, autoCreateStreams: r.autoCreateStreams };
+  const team = { id: r.teamId, slug: teamSlug, autoCreateStreams: r.autoCreateStreams, rateLimitPerMinute: r.rateLimitPerMinute };
   const stream: StreamRow | null = r.id
     ? { id: r.id, slug: r.slug!, teamId: r.teamId, length: r.length!, allowedOrigins: r.allowedOrigins ?? [], publicRead: r.publicRead!, publicWrite: r.publicWrite! }
     : null;

@@ -1,5 +1,6 @@
 // JSON responses and the one error shape: {"error": {"code", "message"}} with an honest status.
 import { AppError, toAppError } from '../errors.ts';
+import { rateLimitHeaders, type RateLimitState } from '../rate-limit.ts';
 
 export function json(data: unknown, init: ResponseInit = {}): Response {
   return jsonText(JSON.stringify(data), init);
@@ -16,5 +17,6 @@ export function errorResponse(error: unknown): Response {
   if (!(error instanceof AppError)) console.error(error);
   const headers = new Headers();
   if (e.retryAfter) headers.set('retry-after', String(e.retryAfter));
+  if (e.code === 'rate_limited' && e.details) for (const [k, v] of Object.entries(rateLimitHeaders(e.details as RateLimitState))) headers.set(k, v);
   return json({ error: { code: e.code, message: e.message } }, { status: e.status, headers });
 }

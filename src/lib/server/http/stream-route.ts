@@ -3,14 +3,14 @@
 import type { RequestEvent, RequestHandler } from '@sveltejs/kit';
 import { allowedOriginsOf, authorizeStream, type StreamAccess, type StreamGrant } from '../auth/authorize-stream.ts';
 import { ensureStream } from '../streams/ensure-stream.ts';
-import { consume, publicStreamLimiter } from '../rate-limit.ts';
+import { callerLimiter, consume, publicStreamLimiter, rateLimitHeaders } from '../rate-limit.ts';
 import { errorResponse } from './respond.ts';
 
 export type StreamContext = StreamGrant & { event: RequestEvent; url: URL };
 
 const STREAM_FIELDS = { id: true, slug: true, teamId: true, length: true, allowedOrigins: true } as const;
 
-const EXPOSED = 'Location, Link, ETag, Retry-After, Pipet-Length, Pipet-Index, Pipet-Received-At, Pipet-Folded';
+const EXPOSED = 'Location, Link, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Pipet-Length, Pipet-Index, Pipet-Received-At, Pipet-Folded';
 
 export function originAllowed(origin: string | null, allowed: string[]): boolean {
   return !!origin && (allowed.includes('*') || allowed.includes(origin));
@@ -24,6 +24,17 @@ function withCors(response: Response, origin: string | null, allowed: string[]):
   out.headers.set('access-control-expose-headers', EXPOSED);
   out.headers.append('vary', 'Origin');
   return out;
+}
+
+function withHeaders(response: Response, headers: Record<string, string>): Response {
+  try {
+    for (const [k, v] of Object.entries(headers)) response.headers.set(k, v);
+    return response;
+  } catch {
+    const out = new Response(response.body, response);
+    for (const [k, v] of Object.entries(headers)) out.headers.set(k, v);
+    return out;
+  }
 }
 
 function credentialOf(event: RequestEvent): string | null {
@@ -51,9 +62,11 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
       // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
       const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, slug: grant.createSlug, select: STREAM_FIELDS }));
       allowed = stream.allowedOrigins;
-      if (grant.anonymous) await consume(publicStreamLimiter(), event.getClientAddress());
+      // Anonymous callers share a limit per client address; keys and signed-in users have their own.
       const principal = grant.anonymous ? `anon:${event.getClientAddress()}` : grant.principal;
-      return withCors(await act({ stream, team: grant.team, anonymous: grant.anonymous, principal, event, url: event.url }), origin, allowed);
+      const limit = grant.anonymous ? await consume(publicStreamLimiter(), event.getClientAddress()) : await consume(callerLimiter(grant.team.rateLimitPerMinute), principal);
+      const response = withCors(await act({ stream, team: grant.team, anonymous: grant.anonymous, principal, event, url: event.url }), origin, allowed);
+      return withHeaders(response, rateLimitHeaders(limit));
     } catch (error) {
       if (origin && allowed.length === 0) allowed = await allowedOriginsOf(teamSlug, streamSlug).catch(() => []);
       return withCors(errorResponse(error), origin, allowed);

@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { wakeFold } from '../queue/enqueue.ts';
 import { findRecipe, RECIPES } from './index.ts';
 import { createReducer } from '../reducers/manage-reducer.ts';
+import { assertStreamCapacity } from '../streams/ensure-stream.ts';
 
 export type InstallRecipeOptions = { teamId: string; recipe: string; params: unknown; db?: Db };
 export type InstallRecipeResult = { recipe: string; streams: { slug: string; created: boolean }[]; reducers: { stream: string; name: string }[] };
@@ -21,6 +22,7 @@ export async function installRecipe({ teamId, recipe: name, params, db = default
     const streams = new Map<string, { id: string; length: number; created: boolean }>();
     for (const s of plan.streams) {
       const existing = await tx.stream.findUnique({ where: { teamId_slug: { teamId, slug: s.slug } }, select: { id: true, length: true } });
+      if (!existing) await assertStreamCapacity(teamId, tx);
       streams.set(s.slug, existing ? { ...existing, created: false } : { ...(await tx.stream.create({ data: { teamId, slug: s.slug, name: s.name }, select: { id: true, length: true } })), created: true });
     }
     for (const r of plan.reducers) {

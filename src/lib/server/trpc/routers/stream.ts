@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { router, teamProcedure, teamRoleProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
+import { assertStreamCapacity } from '../../streams/ensure-stream.ts';
 import { Slug, StreamSettings } from '../../../schemas/index.ts';
 
 
@@ -41,7 +42,10 @@ export const streamRouter = router({
     const { stream: slug, team: _team, ...settings } = input;
     const taken = await ctx.db.stream.findUnique({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: { id: true } });
     if (taken) throw new AppError('conflict', `Stream \`${slug}\` already exists.`);
-    return ctx.db.stream.create({ data: { teamId: ctx.team.id, slug, name: settings.name ?? slug, ...settings }, select: streamSelect });
+    return ctx.db.$transaction(async (tx) => {
+      await assertStreamCapacity(ctx.team.id, tx);
+      return tx.stream.create({ data: { teamId: ctx.team.id, slug, name: settings.name ?? slug, ...settings }, select: streamSelect });
+    });
   }),
 
   update: teamProcedure.input(StreamSettings.extend({ stream: Slug })).mutation(async ({ ctx, input }) => {

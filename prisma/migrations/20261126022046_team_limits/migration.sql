@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Team" ADD COLUMN     "maxStreams" INTEGER,
+ADD COLUMN     "rateLimitPerMinute" INTEGER;

@@ -1,0 +1,15 @@
+// Retention of what effects leave behind: settled effects (with their attempts) and outbox emails
+// older than the retention period. Pending effects are never pruned.
+import { db as defaultDb, type DbTx } from '../db/client.ts';
+import { deleteInBatches } from '../db/delete-in-batches.ts';
+
+export async function pruneEffects({ olderThanDays, db = defaultDb() }: { olderThanDays: number; db?: DbTx }): Promise<{ effects: number; emails: number }> {
+  const cut = new Date(Date.now() - olderThanDays * 86_400_000);
+  // nextAttemptAt of a settled effect is its last activity; (status, nextAttemptAt) is indexed.
+  const effects = await deleteInBatches((limit) => db.$executeRaw`
+    DELETE FROM "Effect" WHERE id IN (
+      SELECT id FROM "Effect" WHERE status IN ('delivered', 'failed', 'suppressed') AND "nextAttemptAt" < ${cut} LIMIT ${limit})`);
+  const emails = await deleteInBatches((limit) => db.$executeRaw`
+    DELETE FROM "EmailMessage" WHERE id IN (SELECT id FROM "EmailMessage" WHERE "createdAt" < ${cut} LIMIT ${limit})`);
+  return { effects, emails };
+}
