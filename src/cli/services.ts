@@ -72,7 +72,9 @@ export function ensureBuilt(log: (line: string) => void = console.log): void {
   if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
   log('Building the web app...');
   const vite = join(ROOT, 'node_modules/vite/bin/vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PIPET_BUILD_DIR: buildDir() } });
+  // Always a production build: with NODE_ENV=development or test, `$app/environment`'s `dev` is true.
+  const buildEnv = { ...process.env, NODE_ENV: 'production', PIPET_BUILD_DIR: buildDir() };
+  const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit', env: buildEnv });
   if (result.status !== 0) throw new Error('The web app failed to build (see above).');
 }
 

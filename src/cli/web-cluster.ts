@@ -60,13 +60,15 @@ export async function runWebCluster({ processes, stop, log = console.log }: WebC
       log(`[web primary] SIGHUP: restarting ${serving.size} web processes one at a time...`);
       for (const old of [...serving]) {
         if (stopping) break;
+        const t0 = Date.now();
         const next = await start();
         if (!next) {
           log('[web primary] a new web process failed to start (see above); the others keep serving.');
           break;
         }
-        await retire(old);
-        log(`[web primary] web process ${old.process.pid} replaced by ${next.process.pid}.`);
+        const t1 = Date.now();
+        const outcome = await retire(old);
+        log(`[web primary] web process ${old.process.pid} replaced by ${next.process.pid} (listening after ${t1 - t0} ms; the old one ${outcome} after ${Date.now() - t1} ms).`);
       }
       log(`[web primary] rolling restart done: web processes ${pids()}.`);
     })().finally(() => (rolling = undefined)));
