@@ -3,7 +3,7 @@ import { sequence } from '@sveltejs/kit/hooks';
 import { building, dev } from '$app/environment';
 import type { Handle } from '@sveltejs/kit';
 import { handleCsrf } from '$lib/server/http/csrf.ts';
-import { endLiveResponses, exitOnSignal } from '$lib/server/lifecycle.ts';
+import { endLiveResponses, exitOnSignal, isDraining } from '$lib/server/lifecycle.ts';
 import { closeAll } from '$lib/server/shutdown.ts';
 import { deleteSessionCookie, SESSION_COOKIE, setSessionCookie, validateSessionToken } from '$lib/server/auth/sessions.ts';
 
@@ -27,7 +27,26 @@ const handleSession: Handle = async ({ event, resolve }) => {
   return resolve(event);
 };
 
-export const handle = sequence(handleCsrf, handleSession);
+/**
+ * While shutting down, every answer closes its connection: a keep-alive client sending request
+ * after request would otherwise stay on this process until the bound, instead of reconnecting to
+ * one that keeps serving.
+ */
+const handleDraining: Handle = async ({ event, resolve }) => {
+  const response = await resolve(event);
+  if (!isDraining()) return response;
+  try {
+    response.headers.set('connection', 'close');
+    return response;
+  } catch {
+    // Immutable headers (a Response from fetch): copy into a fresh Response.
+    const copy = new Response(response.body, response);
+    copy.headers.set('connection', 'close');
+    return copy;
+  }
+};
+
+export const handle = sequence(handleDraining, handleCsrf, handleSession);
 
 /**
  * A web process's shutdown, in the order of issue 14: adapter-node stops accepting connections on

@@ -39,6 +39,11 @@ export function holdOpen(request: Request): LiveResponse {
   };
 }
 
+/** True once this process has started shutting down. */
+export function isDraining(): boolean {
+  return draining;
+}
+
 /** Ends every live response, now and from now on; returns how many were open. */
 export function endLiveResponses(): number {
   draining = true;
