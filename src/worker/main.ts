@@ -1,12 +1,11 @@
 // The worker process: one BullMQ Worker per queue, plus the periodic sweep that re-enqueues
 // anything left behind (how the system recovers when Redis loses its data).
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { env } from '../lib/server/env.ts';
 import { createRedis } from '../lib/server/redis.ts';
 import { queuePrefix } from '../lib/server/queue/enqueue.ts';
 import type { QueueName } from '../lib/server/queue/catalog.ts';
-import { closeAll } from '../lib/server/shutdown.ts';
+import { closeAll, closeOnShutdown } from '../lib/server/shutdown.ts';
 import { closingBudget, exitOnSignal, settlesWithin } from '../lib/server/lifecycle.ts';
 import { runSweep } from './sweep.ts';
 import { handlers, processorFor } from './processors/index.ts';
@@ -22,10 +21,10 @@ export type RunningWorker = {
 };
 
 export async function startWorker({ log = console.log }: { log?: (line: string) => void } = {}): Promise<RunningWorker> {
-  const connections: Redis[] = [];
   const workers = (Object.keys(handlers) as QueueName[]).map((name) => {
+    // BullMQ does not close a connection it was given.
     const connection = createRedis('worker');
-    connections.push(connection);
+    closeOnShutdown(() => connection.quit().catch(() => connection.disconnect()));
     const worker = new Worker(name, processorFor(name), { connection, prefix: queuePrefix(), concurrency: handlers[name].concurrency });
     worker.on('error', (err) => log(`[worker:${name}] ${err.message}`));
     worker.on('failed', (job, err) => log(`[worker:${name}] job ${job?.id} failed: ${err.message}`));
@@ -53,7 +52,7 @@ export async function startWorker({ log = console.log }: { log?: (line: string) 
           for (const w of workers) w.cancelAllJobs('shutting down');
           log(`[worker] jobs still running after ${bound - budget} ms are left to the next worker.`);
         }
-        await settlesWithin(Promise.all([closeAll(), ...connections.map((c) => c.quit().catch(() => c.disconnect()))]), budget - 100);
+        await settlesWithin(closeAll(), budget - 100);
         return drained;
       })()),
   };
