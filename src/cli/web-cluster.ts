@@ -90,5 +90,5 @@ export async function runWebCluster({ processes, stop, log = console.log }: WebC
     await Promise.all(first.map((w) => w && stopChild(w.process, 'SIGTERM', bound + SUPERVISOR_GRACE_MS)));
     throw new Error('A web process failed to start (see above).');
   }
-  log(`Pipet web listening on ${process.env.ORIGIN} with ${processes} processes (${pids()}); SIGHUP restarts them one at a time.`);
+  log(`Pipet web listening on ${process.env.ORIGIN} with ${processes} processes (${pids()}); \`kill -HUP ${process.pid}\` restarts them one at a time.`);
 }
