@@ -21,7 +21,7 @@ export async function runWebCluster({ processes, stop, log = console.log }: WebC
   const fork = (): Worker => {
     // Resolved at each fork: with PIPET_BUILD_DIR a symlink to a release, SIGHUP moves to the new one
     // while the old processes keep the files they were started from.
-    cluster.setupPrimary({ exec: realpathSync(join(buildDir(), 'index.js')), execArgv: ['--disable-warning=ExperimentalWarning'] });
+    cluster.setupPrimary({ exec: realpathSync(join(buildDir(), 'index.js')), args: [], execArgv: ['--disable-warning=ExperimentalWarning'] });
     const worker = cluster.fork();
     worker.once('exit', (code, signal) => {
       if (stopping || !serving.delete(worker)) return; // retired, or never started (its starter reports it)
