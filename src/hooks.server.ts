@@ -1,6 +1,10 @@
+import cluster from 'node:cluster';
 import { sequence } from '@sveltejs/kit/hooks';
+import { building, dev } from '$app/environment';
 import type { Handle, ServerInit } from '@sveltejs/kit';
 import { handleCsrf } from '$lib/server/http/csrf.ts';
+import { endLiveResponses, exitOnSignal, isDraining } from '$lib/server/lifecycle.ts';
+import { closeAll } from '$lib/server/shutdown.ts';
 import { deleteSessionCookie, SESSION_COOKIE, setSessionCookie, validateSessionToken } from '$lib/server/auth/sessions.ts';
 
 /** The session cookie, validated once per request into locals; renewed or cleared as needed. */
@@ -23,7 +27,26 @@ const handleSession: Handle = async ({ event, resolve }) => {
   return resolve(event);
 };
 
-export const handle = sequence(handleCsrf, handleSession);
+/**
+ * While shutting down, every answer closes its connection: a keep-alive client sending request
+ * after request would otherwise stay on this process until the bound, instead of reconnecting to
+ * one that keeps serving.
+ */
+const handleDraining: Handle = async ({ event, resolve }) => {
+  const response = await resolve(event);
+  if (!isDraining()) return response;
+  try {
+    response.headers.set('connection', 'close');
+    return response;
+  } catch {
+    // Immutable headers (a Response from fetch): copy into a fresh Response.
+    const copy = new Response(response.body, response);
+    copy.headers.set('connection', 'close');
+    return copy;
+  }
+};
+
+export const handle = sequence(handleDraining, handleCsrf, handleSession);
 
 /** Before the first request: open the Redis connection, so the first requests' rate limits and wake-ups find it up. */
 export const init: ServerInit = async () => {
@@ -31,9 +54,32 @@ export const init: ServerInit = async () => {
   redis();
 };
 
-// adapter-node emits this after the server stops accepting requests (SIGTERM / SIGINT): close the
-// pools and connections that would otherwise keep the process alive.
-process.once('sveltekit:shutdown' as 'exit', async () => {
-  const { closeAll } = await import('$lib/server/shutdown.ts');
-  await closeAll();
-});
+/**
+ * A web process's shutdown, in the order of issue 14: adapter-node stops accepting connections on
+ * SIGTERM/SIGINT; live responses (SSE, long-polls) end here with a retry hint; requests in flight,
+ * appends among them, finish, after which adapter-node emits `sveltekit:shutdown`; then the pools
+ * close and the process exits. Whatever is still open at SHUTDOWN_TIMEOUT_MS is cut.
+ */
+function handleShutdown(log: (line: string) => void = console.log): void {
+  const closed = new Promise<void>((resolve) => process.once('sveltekit:shutdown' as 'beforeExit', () => resolve()));
+  exitOnSignal(
+    async (reason) => {
+      const ended = endLiveResponses();
+      log(`[web ${process.pid}] ${reason}: no new connections; ended ${ended} live stream(s) and long-poll(s); finishing requests in flight.`);
+      await closed;
+      await closeAll();
+    },
+    {
+      log,
+      // The cluster primary rolls its web processes on SIGHUP; a lone web process has nothing to roll.
+      onHangup: () => cluster.isWorker || log(`[web ${process.pid}] SIGHUP ignored: rolling restarts need WEB_PROCESSES of 2 or more.`),
+    },
+  );
+}
+
+// The built server only (`vite dev` stops itself), and once per process.
+const installed = Symbol.for('pipet.shutdown');
+if (!dev && !building && !(globalThis as Record<symbol, unknown>)[installed]) {
+  (globalThis as Record<symbol, unknown>)[installed] = true;
+  handleShutdown();
+}

@@ -2,15 +2,20 @@
 // `pipet` — run Pipet and administer it: start | web | worker | migrate | admin <command>.
 // With no DATABASE_URL / REDIS_URL, every command uses the embedded defaults in the data folder.
 import { parseArgs } from 'node:util';
-import { runStart, runWeb, runWorker, withServices } from './services.ts';
+import { withServices } from './services.ts';
+import { runStart } from './start.ts';
+import { runWeb } from './web.ts';
+import { runWorker } from './worker.ts';
+import { runServices } from './keeper.ts';
 import { runAdmin } from './admin.ts';
 import { applyMigrations, createMigration } from '../lib/server/db/migrate.ts';
 
 const USAGE = `Usage: pipet <command>
 
   start                 web server and worker in one process tree (embedded defaults if unconfigured)
-  web                   the web server alone (production)
+  web                   the web server alone (production); WEB_PROCESSES processes, SIGHUP restarts them
   worker                the worker alone (production)
+  services [--quiet]    only the embedded PostgreSQL and Redis, for running web and worker separately
   migrate [--create N]  apply migrations (or, in development, write a new one named N)
   admin create-user --email E --password P [--team SLUG] [--json]
   admin create-key --team SLUG --scopes ingest,read,manage [--stream S] [--name N] [--json]
@@ -35,6 +40,11 @@ try {
     case 'worker':
       await runWorker();
       break;
+    case 'services': {
+      const { values } = parseArgs({ args: rest, options: { quiet: { type: 'boolean' }, 'no-record': { type: 'boolean' } } });
+      await runServices({ quiet: values.quiet, record: !values['no-record'] });
+      break;
+    }
     case 'migrate': {
       const { values } = parseArgs({ args: rest, options: { create: { type: 'string' } } });
       await withServices({ quiet: true }, async ({ databaseUrl }) => {

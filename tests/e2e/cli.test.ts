@@ -1,12 +1,13 @@
 // The admin CLI and `npm start` on embedded defaults, run as a user would run them.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useOwnDatabase } from '../helpers/context.ts';
 import { ROOT, startWeb } from '../helpers/server.ts';
-import { bearer, postJson } from '../helpers/http.ts';
+import { bearer, postJson, readSse } from '../helpers/http.ts';
+import { commandOf, descendants, waitAllGone } from '../helpers/processes.ts';
 import { freePort } from '../../src/lib/server/embedded/free-port.ts';
 
 const own = await useOwnDatabase('cli');
@@ -75,43 +76,112 @@ describe('pipet admin', () => {
   });
 });
 
-describe('npm start on embedded defaults', () => {
-  it('starts PostgreSQL, Redis, web and worker with no configuration, serves the curl line, and stops cleanly on Ctrl-C', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pipet-start-'));
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, PIPET_DATA_DIR: dataDir, PORT: String(port) };
-    for (const k of ['DATABASE_URL', 'REDIS_URL', 'QUEUE_PREFIX', 'NODE_ENV']) delete env[k];
-    // Its own process group, so Ctrl-C can be sent to the whole group as a terminal does.
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-    try {
-      const deadline = Date.now() + 60_000;
-      while (!/Pipet worker running/.test(out) || !/Listening on/.test(out)) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`start failed:\n${out}`);
-        await new Promise((r) => setTimeout(r, 200));
+/** `npm start` on embedded defaults in a fresh data folder, in a process group of its own as a terminal runs it. */
+async function startPipet() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pipet-start-'));
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PIPET_DATA_DIR: dataDir, PORT: String(port), PIPET_BUILD_DIR: inject('buildDir') };
+  for (const k of ['DATABASE_URL', 'REDIS_URL', 'QUEUE_PREFIX', 'NODE_ENV', 'SHUTDOWN_TIMEOUT_MS']) delete env[k];
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  let tree: number[] = [];
+  const cleanUp = () => {
+    for (const pid of [child.pid!, ...tree, ...descendants(child.pid!)]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
       }
+    }
+    spawnSync('pkill', ['-9', '-f', dataDir]);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 90_000;
+  while (!/Pipet worker running/.test(out) || !/Pipet web listening/.test(out)) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      cleanUp();
+      throw new Error(`start failed:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // Everything it started: web primary and web processes, worker, keeper, PostgreSQL, Redis.
+  tree = descendants(child.pid!);
+  return { child, dataDir, port, exited, output: () => out, tree: () => tree, cleanUp };
+}
+
+/** A reducer on the playground stream, through the embedded database `npm start` recorded. */
+async function addPlaygroundReducer(dataDir: string): Promise<void> {
+  const { databaseUrl } = JSON.parse(readFileSync(join(dataDir, 'services.json'), 'utf8')) as { databaseUrl: string };
+  const { createDb } = await import('../../src/lib/server/db/client.ts');
+  const { upsertReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
+  const db = createDb(databaseUrl, 1);
+  try {
+    const stream = await db.stream.findFirstOrThrow({ where: { slug: 'hello', team: { slug: 'local' } } });
+    await upsertReducer({ streamId: stream.id, name: 'count', code: '(n) => n + 1', initialState: 0, db });
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+const BOUND_MS = 10_000; // SHUTDOWN_TIMEOUT_MS's default
+
+describe('npm start on embedded defaults', () => {
+  it('starts PostgreSQL, Redis, web and worker with no configuration, serves the curl line, and Ctrl-C with SSE clients open leaves no process behind within the bound', async () => {
+    const pipet = await startPipet();
+    try {
+      const out = pipet.output();
       const curl = /curl -X POST (\S+) -H 'Content-Type: application\/json' -d '(.+)'/.exec(out)!;
       expect(curl, out).not.toBeNull();
       const res = await postJson(curl[1], JSON.parse(curl[2]));
       expect(res.status).toBe(201);
       const read = /curl (http\S+\/0)\n/.exec(out)!;
       expect(await (await fetch(read[1])).json()).toEqual({ hello: 'world' });
+      await addPlaygroundReducer(pipet.dataDir);
 
-      const redisPort = /Embedded Redis on redis:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1];
-      process.kill(-child.pid!, 'SIGINT');
-      expect([0, 130]).toContain(await exited);
-      expect(out).toContain('Stopping Pipet');
-      for (const pattern of [dataDir, `127.0.0.1:${redisPort}`, `127.0.0.1:${port}`]) {
-        expect(spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim(), pattern).toBe('');
-      }
+      // The issue's reproduction: SSE clients on the stream and on a reducer's state, then Ctrl-C.
+      const base = read[1].replace(/\/0$/, '');
+      let open = 0;
+      const opened = async () => void open++;
+      const sse = [readSse(`${base}/events?from=0`, { count: 100, timeoutMs: 60_000, onOpen: opened }), readSse(`${base}/state/count/events`, { count: 100, timeoutMs: 60_000, onOpen: opened })];
+      while (open < 2) await new Promise((r) => setTimeout(r, 50));
+      expect(pipet.tree().length, out).toBeGreaterThanOrEqual(6);
+
+      const sigint = Date.now();
+      process.kill(-pipet.child.pid!, 'SIGINT');
+      const left = await waitAllGone([pipet.child.pid!, ...pipet.tree()], BOUND_MS);
+      console.log(`npm start: ${pipet.tree().length + 1} processes gone ${Date.now() - sigint} ms after Ctrl-C with 2 SSE clients open (bound ${BOUND_MS} ms)`);
+      expect(left.map(commandOf), pipet.output()).toEqual([]);
+      expect(await pipet.exited).toBe(0);
+      expect(pipet.output()).toContain('Stopping Pipet');
+      for (const stream of await Promise.all(sse)) expect(stream.comments.join('\n')).toMatch(/restarting/);
       expect(await fetch(read[1]).then(() => 'up', () => 'down')).toBe('down');
+      expect(existsSync(join(pipet.dataDir, 'services.json'))).toBe(false);
     } finally {
-      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
-      spawnSync('pkill', ['-9', '-f', dataDir]);
-      rmSync(dataDir, { recursive: true, force: true });
+      pipet.cleanUp();
     }
-  }, 90_000);
+  }, 120_000);
+
+  it('leaves no orphan when it is itself SIGKILLed: its children and the embedded services stop by themselves', async () => {
+    const pipet = await startPipet();
+    try {
+      const base = `http://127.0.0.1:${pipet.port}/s/local/hello`;
+      let open = 0;
+      const sse = readSse(`${base}/events`, { count: 100, timeoutMs: 60_000, onOpen: async () => void open++ });
+      while (open < 1) await new Promise((r) => setTimeout(r, 50));
+
+      const sigkill = Date.now();
+      pipet.child.kill('SIGKILL');
+      // Web and worker drain within the bound; the keeper stops PostgreSQL and Redis once they are gone.
+      const left = await waitAllGone(pipet.tree(), BOUND_MS + 5_000);
+      console.log(`npm start SIGKILLed: its ${pipet.tree().length} processes gone ${Date.now() - sigkill} ms later`);
+      expect(left.map(commandOf), pipet.output()).toEqual([]);
+      expect((await sse).comments.join('\n')).toMatch(/restarting/);
+      expect(existsSync(join(pipet.dataDir, 'services.json'))).toBe(false);
+    } finally {
+      pipet.cleanUp();
+    }
+  }, 120_000);
 });

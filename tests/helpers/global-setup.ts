@@ -42,11 +42,13 @@ export default async function setup(project: TestProject) {
   try {
     const templateUrl = await createDatabase(services.adminUrl, templateDb);
     await applyMigrations(templateUrl);
-    // A fresh build of this run's own, so concurrent runs and stale builds never interfere.
+    // A fresh build of this run's own, so concurrent runs and stale builds never interfere. It is a
+    // production build, as `npm run build` makes: under vitest's NODE_ENV=test, Vite would compile
+    // `$app/environment`'s `dev` as true.
     const buildDir = join(buildRoot, 'build');
     const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error'], {
       cwd: ROOT,
-      env: { ...process.env, PIPET_BUILD_DIR: buildDir, PIPET_KIT_DIR: join(buildRoot, 'kit') },
+      env: { ...process.env, NODE_ENV: 'production', PIPET_BUILD_DIR: buildDir, PIPET_KIT_DIR: join(buildRoot, 'kit') },
       encoding: 'utf8',
     });
     if (built.status !== 0) throw new Error(`vite build failed:\n${built.stdout}\n${built.stderr}`);

@@ -60,3 +60,44 @@ export async function startWeb(env: ServiceEnv): Promise<Running> {
 export function startWorkerProcess(env: ServiceEnv): Running {
   return run(['src/worker/main.ts'], env);
 }
+
+/**
+ * A `pipet` CLI command (`web`, `worker`, …) as production runs it, on this run's build, resolved
+ * once its output matches `ready`. `url` is set from PORT when given.
+ */
+export async function startCli(command: string[], env: ServiceEnv, ready: RegExp, timeoutMs = 60_000): Promise<Running> {
+  const url = env.PORT ? `http://127.0.0.1:${env.PORT}` : '';
+  const cli = run(['src/cli/main.ts', ...command], { PIPET_BUILD_DIR: buildDir(), ...env }, url);
+  const deadline = Date.now() + timeoutMs;
+  while (!ready.test(cli.output())) {
+    if (cli.child.exitCode !== null || Date.now() > deadline) {
+      await cli.kill();
+      throw new Error(`\`pipet ${command.join(' ')}\` did not become ready:\n${cli.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return cli;
+}
+
+/** Waits until `pattern` matches the output (after `from` characters); returns the match. */
+export async function waitForOutput(running: Running, pattern: RegExp, { from = 0, timeoutMs = 30_000 } = {}): Promise<RegExpExecArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(running.output().slice(from));
+    if (match) return match;
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in the output:\n${running.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Resolves with the exit code, or null if `child` has not exited within `ms`. */
+export function exitWithin(child: ChildProcess, ms: number): Promise<{ code: number | null; signal: string | null } | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
+    const timer = setTimeout(() => resolve(null), ms);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+}

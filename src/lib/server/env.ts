@@ -1,5 +1,6 @@
 // One zod-validated reading of process.env. Code the worker imports reads configuration here,
 // never through SvelteKit's $env (which exists only inside Vite).
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const flag = z
@@ -17,6 +18,12 @@ const EnvSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   PIPET_DATA_DIR: z.string().default('.pipet'),
+  // The adapter-node build the CLI runs (svelte.config.js writes it there too).
+  PIPET_BUILD_DIR: z.string().default('build'),
+  // Web server processes behind one port (node:cluster); 1 runs the server in the CLI's own process.
+  WEB_PROCESSES: z.coerce.number().int().min(1).max(256).default(() => availableParallelism()),
+  // The bound on every process's graceful shutdown; whatever is still open then is cut.
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   // Queue keys live under this prefix; wrapped in {} so every key of a queue hashes to one
   // Redis Cluster slot.
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('pipet'),

@@ -3,6 +3,7 @@ import { AppError } from '../errors.ts';
 import { readEvent, readEvents, streamLength } from '../streams/read-events.ts';
 import { atIndex, lengthNeededFor, sliceRange } from '../streams/slice-range.ts';
 import { waitForLength } from '../streams/tail-events.ts';
+import { holdOpen, restartingError } from '../lifecycle.ts';
 import { json, jsonText } from './respond.ts';
 import type { StreamContext } from './stream-route.ts';
 
@@ -55,7 +56,13 @@ export async function readAt(ctx: StreamContext): Promise<Response> {
   const wait = intParam(ctx.url, 'wait', { min: 0, max: 60 });
   let length = await currentLength(ctx);
   if (atIndex(length, index) === null && wait) {
-    length = await waitForLength(ctx.stream.id, lengthNeededFor(index), wait * 1000, ctx.event.request.signal);
+    const live = holdOpen(ctx.event.request);
+    try {
+      length = await waitForLength(ctx.stream.id, lengthNeededFor(index), wait * 1000, live.signal);
+      if (atIndex(length, index) === null && live.draining()) throw restartingError();
+    } finally {
+      live.release();
+    }
   }
   const absolute = atIndex(length, index);
   const event = absolute === null ? null : await readEvent({ streamId: ctx.stream.id, index: absolute });

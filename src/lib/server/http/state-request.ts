@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
 import { channelFor, nextMessage } from '../notify.ts';
 import { readReducerState, type ReducerStateView } from '../reducers/read-state.ts';
+import { holdOpen, restartingError, sseRestartHint } from '../lifecycle.ts';
 import { intParam } from './read-request.ts';
 import { jsonText } from './respond.ts';
 import type { StreamContext } from './stream-route.ts';
@@ -25,17 +26,22 @@ function etag(view: ReducerStateView): string {
 async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerStateView> {
   const deadline = Date.now() + MAX_AFTER_WAIT_MS;
   let view = await current(ctx);
-  while (view.folded <= after) {
-    if (view.status === 'errored' && !view.replay && view.errorIndex !== null && view.errorIndex <= after) {
-      throw new AppError('conflict', `The reducer stopped at event ${view.errorIndex} (${view.errorMessage}); event ${after} will not be folded until it is fixed.`);
+  const live = holdOpen(ctx.event.request);
+  try {
+    while (view.folded <= after) {
+      if (view.status === 'errored' && !view.replay && view.errorIndex !== null && view.errorIndex <= after) {
+        throw new AppError('conflict', `The reducer stopped at event ${view.errorIndex} (${view.errorMessage}); event ${after} will not be folded until it is fixed.`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new AppError('not_folded', `Event ${after} is not folded yet (${view.folded} folded so far); try again.`, { retryAfter: 1 });
+      await nextMessage(channelFor('folded', view.reducerId), live.signal, Math.min(250, left));
+      if (live.signal.aborted) throw live.draining() ? restartingError() : new AppError('bad_request', 'The client went away.');
+      view = await current(ctx);
     }
-    const left = deadline - Date.now();
-    if (left <= 0) throw new AppError('not_folded', `Event ${after} is not folded yet (${view.folded} folded so far); try again.`, { retryAfter: 1 });
-    await nextMessage(channelFor('folded', view.reducerId), ctx.event.request.signal, Math.min(250, left));
-    if (ctx.event.request.signal.aborted) throw new AppError('bad_request', 'The client went away.');
-    view = await current(ctx);
+    return view;
+  } finally {
+    live.release();
   }
-  return view;
 }
 
 export async function readState(ctx: StreamContext): Promise<Response> {
@@ -48,7 +54,8 @@ export async function readState(ctx: StreamContext): Promise<Response> {
 
 export async function tailState(ctx: StreamContext): Promise<Response> {
   let view = await current(ctx);
-  const signal = ctx.event.request.signal;
+  const live = holdOpen(ctx.event.request);
+  const signal = live.signal;
   const heartbeatMs = env().SSE_HEARTBEAT_MS;
   const encoder = new TextEncoder();
   const body = new ReadableStream<Uint8Array>({
@@ -74,7 +81,9 @@ export async function tailState(ctx: StreamContext): Promise<Response> {
       } catch {
         /* client gone, reducer deleted or database trouble: the client reconnects */
       }
+      live.release();
       try {
+        if (live.draining()) send(sseRestartHint());
         controller.close();
       } catch {
         /* already closed */

@@ -3,6 +3,7 @@ import { env } from '../env.ts';
 import { AppError } from '../errors.ts';
 import { readEvents, streamLength } from '../streams/read-events.ts';
 import { nextWake } from '../streams/tail-events.ts';
+import { holdOpen, sseRestartHint } from '../lifecycle.ts';
 import { intParam } from './read-request.ts';
 import type { StreamContext } from './stream-route.ts';
 
@@ -22,7 +23,8 @@ export async function tailEvents(ctx: StreamContext): Promise<Response> {
     cursor = from === undefined ? length : from < 0 ? Math.max(0, length + from) : from;
   }
   const streamId = ctx.stream.id;
-  const signal = request.signal;
+  const live = holdOpen(request);
+  const signal = live.signal;
   const encoder = new TextEncoder();
   const heartbeatMs = env().SSE_HEARTBEAT_MS;
 
@@ -52,7 +54,9 @@ export async function tailEvents(ctx: StreamContext): Promise<Response> {
       } catch {
         /* client gone or database trouble: the client reconnects with Last-Event-ID */
       }
+      live.release();
       try {
+        if (live.draining()) send(sseRestartHint());
         controller.close();
       } catch {
         /* already closed */
