@@ -145,7 +145,7 @@ describe('SIGTERM on `pipet worker`', () => {
     let arrived = 0;
     receiver.on('/hang', () => void arrived++); // never answers
     try {
-      const worker = await startCli(['worker'], { ...own.env, SHUTDOWN_TIMEOUT_MS: String(bound), WEBHOOK_TIMEOUT_MS: '60000' }, /Pipet worker running/);
+      const worker = await startCli(['worker'], { ...own.env, SHUTDOWN_TIMEOUT_MS: String(bound), WEBHOOK_TIMEOUT_MS: '60000', ALLOW_PRIVATE_WEBHOOKS: 'true' }, /Pipet worker running/);
       running.push(worker);
       const id = await insertEffect(db(), f, 'webhook', { url: `${receiver.url}/hang`, method: 'POST', headers: {}, body: {} });
       const deadline = Date.now() + 15_000;

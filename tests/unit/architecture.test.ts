@@ -9,7 +9,7 @@ import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
 const S = '^src/lib/server/';
 const LAYERS: [name: string, paths: string[]][] = [
   ['base', ['^src/lib/schemas/', `${S}(env|errors|crypto|coalesce)\\.ts$`]],
-  ['infrastructure', [`${S}(db|embedded)/`, `${S}(redis|redis-url|notify|rate-limit)\\.ts$`]],
+  ['infrastructure', [`${S}(db|embedded)/`, `${S}(redis|redis-url|notify|rate-limit|lifecycle)\\.ts$`]],
   ['streams and queues', [`${S}(streams|queue)/`]],
   ['domains', [`${S}(auth|teams|reducers|effects|recipes)/`]],
   ['interfaces', [`${S}(trpc|http)/`, `${S}shutdown\\.ts$`]],

@@ -37,6 +37,12 @@ const EnvSchema = z.object({
   AUTH_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   AUTH_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
+  // Server-Sent Events and long-polls open at once per web process: per API key or user, and per
+  // anonymous client address; how long a stream may live; how often it is re-authorized.
+  LIVE_CONNECTIONS_PER_CALLER: z.coerce.number().int().positive().default(100),
+  LIVE_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().positive().default(20),
+  LIVE_MAX_AGE_MS: z.coerce.number().int().positive().default(60 * 60_000),
+  LIVE_REAUTH_MS: z.coerce.number().int().positive().max(60_000).default(30_000),
   EMAIL_FROM: z.string().default('Pipet <noreply@pipet.localhost>'),
   // Webhooks to loopback/private addresses: only when set (`npm start` sets it, and says so).
   ALLOW_PRIVATE_WEBHOOKS: flag,

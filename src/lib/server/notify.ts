@@ -1,6 +1,6 @@
-// Cross-process wake-ups over Redis pub/sub: "stream X grew", "reducer Y folded". Best effort:
-// every waiter also re-reads PostgreSQL on a short timer, so a lost message (or Redis down)
-// costs latency, never correctness.
+// Cross-process wake-ups over Redis pub/sub: "stream X grew to n", "reducer Y folded n". Waiters
+// read PostgreSQL when a message says there is something new, and otherwise only every few seconds
+// (SAFETY_POLL_MS), so a lost message (or Redis down) costs latency, never correctness.
 import type { Redis } from 'ioredis';
 import { createRedis, redis, redisKey, redisReady } from './redis.ts';
 
@@ -46,18 +46,22 @@ export function subscribe(channel: string, listener: Listener): () => void {
   };
 }
 
-/** Resolves at the next message on `channel`, after `maxMs`, or on abort — whichever comes first. */
-export function nextMessage(channel: string, signal?: AbortSignal, maxMs = 1_000): Promise<void> {
+/** How often a waiter re-reads PostgreSQL when no message arrives. */
+export const SAFETY_POLL_MS = 5_000;
+
+/** The next message on `channel`; null after `maxMs` or on abort, whichever comes first. */
+export function nextMessage(channel: string, signal?: AbortSignal, maxMs = 1_000): Promise<string | null> {
   return new Promise((resolve) => {
-    const done = () => {
+    const done = (message: string | null) => {
       clearTimeout(timer);
       off();
-      signal?.removeEventListener('abort', done);
-      resolve();
+      signal?.removeEventListener('abort', aborted);
+      resolve(message);
     };
-    const timer = setTimeout(done, maxMs);
+    const aborted = () => done(null);
+    const timer = setTimeout(aborted, maxMs);
     const off = subscribe(channel, done);
-    signal?.addEventListener('abort', done, { once: true });
+    signal?.addEventListener('abort', aborted, { once: true });
   });
 }
 

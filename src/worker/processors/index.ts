@@ -1,8 +1,8 @@
 // The worker's half of the job catalog: a processor and its slots for every queue in
 // lib/server/queue/catalog.ts (a queue without one is a type error). Processors are thin: they get
 // a payload already validated against the queue's schema and call lib/server. Where a team could
-// crowd others out (folds, deliveries), it holds at most its share of the slots; a job over the
-// share steps back into the queue for a moment instead of taking a slot.
+// crowd others out (folds, deliveries), a job beyond its team's share (queue/team-slots.ts) steps
+// back into the queue for a moment instead of taking one of the slots kept for other teams.
 import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
 import { env, type Env } from '../../lib/server/env.ts';
 import { QUEUES, type JobPayload, type QueueName } from '../../lib/server/queue/catalog.ts';
@@ -25,8 +25,8 @@ const STEP_BACK_MS = 200;
 /** The BullMQ processor of a queue: a payload that fails its schema fails for good, never retried. */
 export function processorFor<Q extends QueueName>(name: Q): Processor {
   const handler = handlers[name] as Handler<Q>;
-  const { perTeam } = handler.slots(env());
-  const shares = perTeam ? new TeamSlots(perTeam) : null;
+  const { perTeam, concurrency } = handler.slots(env());
+  const shares = perTeam ? new TeamSlots(perTeam, concurrency) : null;
   return async (job, token) => {
     const parsed = QUEUES[name].payload.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`Malformed ${name} job: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);

@@ -3,7 +3,8 @@ import { AppError } from '../errors.ts';
 import { readEvent, readEvents, streamLength } from '../streams/read-events.ts';
 import { atIndex, lengthNeededFor, sliceRange } from '../streams/slice-range.ts';
 import { waitForLength } from '../streams/tail-events.ts';
-import { holdOpen, restartingError } from '../lifecycle.ts';
+import { restartingError } from '../lifecycle.ts';
+import { openLive } from './live.ts';
 import { json, jsonText } from './respond.ts';
 import type { StreamContext } from './stream-route.ts';
 
@@ -56,7 +57,7 @@ export async function readAt(ctx: StreamContext): Promise<Response> {
   const wait = intParam(ctx.url, 'wait', { min: 0, max: 60 });
   let length = await currentLength(ctx);
   if (atIndex(length, index) === null && wait) {
-    const live = holdOpen(ctx.event.request);
+    const live = openLive(ctx, { sse: false });
     try {
       length = await waitForLength(ctx.stream.id, lengthNeededFor(index), wait * 1000, live.signal);
       if (atIndex(length, index) === null && live.draining()) throw restartingError();

@@ -2,9 +2,10 @@
 // and its Server-Sent Events of state changes.
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
-import { channelFor, nextMessage } from '../notify.ts';
+import { channelFor, nextMessage, SAFETY_POLL_MS } from '../notify.ts';
 import { readReducerState, type ReducerStateView } from '../reducers/read-state.ts';
-import { holdOpen, restartingError, sseRestartHint } from '../lifecycle.ts';
+import { restartingError, sseRestartHint } from '../lifecycle.ts';
+import { openLive, sseEnding } from './live.ts';
 import { intParam } from './read-request.ts';
 import { jsonText } from './respond.ts';
 import type { StreamContext } from './stream-route.ts';
@@ -26,17 +27,23 @@ function etag(view: ReducerStateView): string {
 async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerStateView> {
   const deadline = Date.now() + MAX_AFTER_WAIT_MS;
   let view = await current(ctx);
-  const live = holdOpen(ctx.event.request);
+  if (view.folded > after) return view;
+  const live = openLive(ctx, { sse: false });
   try {
+    let lastRead = Date.now();
     while (view.folded <= after) {
       if (view.status === 'errored' && !view.replay && view.errorIndex !== null && view.errorIndex <= after) {
         throw new AppError('conflict', `The reducer stopped at event ${view.errorIndex} (${view.errorMessage}); event ${after} will not be folded until it is fixed.`);
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new AppError('not_folded', `Event ${after} is not folded yet (${view.folded} folded so far); try again.`, { retryAfter: 1 });
-      await nextMessage(channelFor('folded', view.reducerId), live.signal, Math.min(250, left));
+      const folded = await nextMessage(channelFor('folded', view.reducerId), live.signal, Math.min(SAFETY_POLL_MS - (Date.now() - lastRead), left));
       if (live.signal.aborted) throw live.draining() ? restartingError() : new AppError('bad_request', 'The client went away.');
-      view = await current(ctx);
+      // The state is read when a fold says it passed `after` (or stopped), or after a quiet while.
+      if (folded === null || !/^\d+$/.test(folded) || Number(folded) > after || Date.now() - lastRead >= SAFETY_POLL_MS) {
+        view = await current(ctx);
+        lastRead = Date.now();
+      }
     }
     return view;
   } finally {
@@ -54,7 +61,7 @@ export async function readState(ctx: StreamContext): Promise<Response> {
 
 export async function tailState(ctx: StreamContext): Promise<Response> {
   let view = await current(ctx);
-  const live = holdOpen(ctx.event.request);
+  const live = openLive(ctx, { sse: true });
   const signal = live.signal;
   const heartbeatMs = env().SSE_HEARTBEAT_MS;
   const encoder = new TextEncoder();
@@ -63,6 +70,7 @@ export async function tailState(ctx: StreamContext): Promise<Response> {
       const send = (text: string) => controller.enqueue(encoder.encode(text));
       let sent = '';
       let lastSent = 0;
+      let lastRead = Date.now();
       send('retry: 2000\n\n');
       try {
         while (!signal.aborted) {
@@ -75,15 +83,20 @@ export async function tailState(ctx: StreamContext): Promise<Response> {
             send(': heartbeat\n\n');
             lastSent = Date.now();
           }
-          await nextMessage(channelFor('folded', view.reducerId), signal, Math.min(1_000, heartbeatMs));
-          if (!signal.aborted) view = await current(ctx);
+          const wait = Math.min(heartbeatMs - (Date.now() - lastSent), SAFETY_POLL_MS - (Date.now() - lastRead));
+          const folded = await nextMessage(channelFor('folded', view.reducerId), signal, Math.max(1, wait));
+          if (!signal.aborted && (folded !== null || Date.now() - lastRead >= SAFETY_POLL_MS)) {
+            view = await current(ctx);
+            lastRead = Date.now();
+          }
         }
       } catch {
         /* client gone, reducer deleted or database trouble: the client reconnects */
       }
       live.release();
       try {
-        if (live.draining()) send(sseRestartHint());
+        const ending = sseEnding(live, sseRestartHint());
+        if (ending) send(ending);
         controller.close();
       } catch {
         /* already closed */

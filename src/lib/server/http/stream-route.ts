@@ -5,8 +5,14 @@ import { allowedOriginsOf, authorizeStream, type StreamAccess, type StreamGrant 
 import { ensureStream } from '../streams/ensure-stream.ts';
 import { callerLimiter, consume, publicStreamLimiter, rateLimitHeaders } from '../rate-limit.ts';
 import { errorResponse } from './respond.ts';
+import { AppError } from '../errors.ts';
 
-export type StreamContext = StreamGrant & { event: RequestEvent; url: URL };
+export type StreamContext = StreamGrant & {
+  event: RequestEvent;
+  url: URL;
+  /** Checks again that this caller may still do this (for answers that stay open): false once refused. */
+  reauthorize(): Promise<boolean>;
+};
 
 const STREAM_FIELDS = { id: true, slug: true, teamId: true, length: true, allowedOrigins: true } as const;
 
@@ -52,20 +58,23 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
     const { team: teamSlug, stream: streamSlug } = event.params as { team: string; stream: string };
     let allowed: string[] = [];
     try {
-      const grant = await authorizeStream({
-        teamSlug,
-        streamSlug,
-        access,
-        key: credentialOf(event),
-        userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null,
-      });
+      const ask = { teamSlug, streamSlug, access, key: credentialOf(event), userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null };
+      const grant = await authorizeStream(ask);
       // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
       const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, slug: grant.createSlug, select: STREAM_FIELDS }));
       allowed = stream.allowedOrigins;
       // Anonymous callers share a limit per client address; keys and signed-in users have their own.
       const principal = grant.anonymous ? `anon:${event.getClientAddress()}` : grant.principal;
       const limit = grant.anonymous ? await consume(publicStreamLimiter(), event.getClientAddress()) : await consume(callerLimiter(grant.team.rateLimitPerMinute), principal);
-      const response = withCors(await act({ stream, team: grant.team, anonymous: grant.anonymous, principal, event, url: event.url }), origin, allowed);
+      const reauthorize = async () => {
+        try {
+          const again = await authorizeStream(ask);
+          return again.stream?.id === stream.id;
+        } catch (error) {
+          return !(error instanceof AppError) || error.code === 'unavailable';
+        }
+      };
+      const response = withCors(await act({ stream, team: grant.team, anonymous: grant.anonymous, principal, event, url: event.url, reauthorize }), origin, allowed);
       return withHeaders(response, rateLimitHeaders(limit));
     } catch (error) {
       if (origin && allowed.length === 0) allowed = await allowedOriginsOf(teamSlug, streamSlug).catch(() => []);

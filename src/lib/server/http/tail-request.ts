@@ -3,7 +3,9 @@ import { env } from '../env.ts';
 import { AppError } from '../errors.ts';
 import { readEvents, streamLength } from '../streams/read-events.ts';
 import { nextWake } from '../streams/tail-events.ts';
-import { holdOpen, sseRestartHint } from '../lifecycle.ts';
+import { sseRestartHint } from '../lifecycle.ts';
+import { SAFETY_POLL_MS } from '../notify.ts';
+import { openLive, sseEnding } from './live.ts';
 import { intParam } from './read-request.ts';
 import type { StreamContext } from './stream-route.ts';
 
@@ -23,7 +25,7 @@ export async function tailEvents(ctx: StreamContext): Promise<Response> {
     cursor = from === undefined ? length : from < 0 ? Math.max(0, length + from) : from;
   }
   const streamId = ctx.stream.id;
-  const live = holdOpen(request);
+  const live = openLive(ctx, { sse: true });
   const signal = live.signal;
   const encoder = new TextEncoder();
   const heartbeatMs = env().SSE_HEARTBEAT_MS;
@@ -33,9 +35,10 @@ export async function tailEvents(ctx: StreamContext): Promise<Response> {
       const send = (text: string) => controller.enqueue(encoder.encode(text));
       send(`retry: 2000\n: tailing from ${cursor}\n\n`);
       let lastSent = Date.now();
+      let length = (await streamLength({ streamId }).catch(() => null)) ?? 0;
+      let lastRead = Date.now();
       try {
         while (!signal.aborted) {
-          const length = (await streamLength({ streamId })) ?? 0;
           if (cursor < length) {
             const events = await readEvents({ streamId, start: cursor, end: Math.min(length, cursor + PAGE) });
             for (const e of events) {
@@ -43,20 +46,28 @@ export async function tailEvents(ctx: StreamContext): Promise<Response> {
               cursor = e.index + 1;
             }
             lastSent = Date.now();
+            if (events.length === 0) length = cursor; // the stream was emptied under us
             continue;
           }
           if (Date.now() - lastSent >= heartbeatMs) {
             send(': heartbeat\n\n');
             lastSent = Date.now();
           }
-          await nextWake(streamId, signal, Math.min(1_000, heartbeatMs));
+          const wait = Math.min(heartbeatMs - (Date.now() - lastSent), SAFETY_POLL_MS - (Date.now() - lastRead));
+          const announced = await nextWake(streamId, signal, Math.max(1, wait));
+          // PostgreSQL is read when an append announces a longer stream, or after a quiet while.
+          if ((announced !== null && announced > cursor) || Date.now() - lastRead >= SAFETY_POLL_MS) {
+            length = (await streamLength({ streamId })) ?? 0;
+            lastRead = Date.now();
+          }
         }
       } catch {
         /* client gone or database trouble: the client reconnects with Last-Event-ID */
       }
       live.release();
       try {
-        if (live.draining()) send(sseRestartHint());
+        const ending = sseEnding(live, sseRestartHint());
+        if (ending) send(ending);
         controller.close();
       } catch {
         /* already closed */

@@ -93,7 +93,8 @@ async function foldOnce({ reducerId, stream, batchSize, db }: { reducerId: strin
     throw error;
   }
   const next = track.cursor + result.folded;
-  if (!track.replay && result.folded > 0) await publish(channelFor('folded', reducerId), String(next));
+  // Waiters on `?after=` read the state when told it passed their event, or that the reducer stopped.
+  if (!track.replay && (result.folded > 0 || result.error)) await publish(channelFor('folded', reducerId), result.error ? `stopped:${next}` : String(next));
   if (track.replay && !result.error && next >= track.length) await promoteReplay(reducerId, { ...track, cursor: next }, db);
   // A slice that yielded leaves the rest of the batch for the next round (after other teams' turn).
   return { folded: result.folded, done: !!result.error || next >= track.length };
