@@ -26,13 +26,14 @@ function withCors(response: Response, origin: string | null, allowed: string[]):
   return out;
 }
 
-function credentialOf(event: RequestEvent): string | null {
+/** The key from `Authorization: Bearer`, else from `?key=` (which authorizeStream accepts only for ingest keys). */
+function credentialOf(event: RequestEvent): { key: string | null; keyFrom: 'header' | 'query' } {
   const header = event.request.headers.get('authorization');
   if (header) {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    return match ? match[1] : header;
+    return { key: match ? match[1] : header, keyFrom: 'header' };
   }
-  return event.url.searchParams.get('key');
+  return { key: event.url.searchParams.get('key'), keyFrom: 'query' };
 }
 
 export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => Promise<Response>): RequestHandler {
@@ -45,7 +46,7 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
         teamSlug,
         streamSlug,
         access,
-        key: credentialOf(event),
+        ...credentialOf(event),
         userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null,
       });
       // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
