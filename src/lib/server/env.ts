@@ -22,7 +22,8 @@ const EnvSchema = z.object({
   EVENT_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024),
   BATCH_MAX_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
-  // Sign-up and log-in attempts per 15 minutes, per client address and per account (email).
+  // Sign-up and log-in attempts per 15 minutes, per client address, and log-in attempts per
+  // (account, client address): a stranger's guesses never lock the account's owner out.
   AUTH_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   AUTH_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
