@@ -27,7 +27,21 @@ const EnvSchema = z.object({
   AUTH_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   AUTH_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
-  EMAIL_FROM: z.string().default('Pipet <noreply@pipet.localhost>'),
+  // Pipet's own sender: every email goes From this address (display name "<team> via <name>")
+  // unless the team verified the domain of its own sender.
+  EMAIL_FROM: z
+    .string()
+    .regex(/^(?:[^@\s<>",]+@[^@\s<>",]+|[^<>\r\n]*<[^@\s<>",]+@[^@\s<>",]+>)$/, 'an address like "Pipet <noreply@pipet.example>"')
+    .default('Pipet <noreply@pipet.localhost>'),
+  // Emails a team may send per rolling 24 hours (reducers' and invites), unless the team's own
+  // `emailQuotaPerDay` says otherwise.
+  EMAIL_QUOTA_PER_DAY: z.coerce.number().int().min(0).default(1000),
+  // DNS servers for sender-domain verification only ("1.1.1.1,[2606:4700::1111]:53,127.0.0.1:5353");
+  // unset, the system's resolvers.
+  DNS_SERVERS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined)),
   ALLOW_PRIVATE_WEBHOOKS: flag,
   // The reducer sandbox (lib/server/reducers/sandbox/). Threads default to the machine's cores.
   SANDBOX_THREADS: z.coerce.number().int().min(1).max(64).optional(),
