@@ -128,6 +128,28 @@ describe('public stream routes', () => {
     expect(await length(s)).toBe(1);
   });
 
+  it('answers a streamed body over the limit with 413, not a reset connection', async () => {
+    const s = uniqueSlug('chunked');
+    await postJson(streamUrl(s), 'seed', bearer(rw));
+    for (let i = 0; i < 3; i++) {
+      const body = new Blob([`"${'x'.repeat(300 * 1024)}"`]).stream(); // no Content-Length: refused as it streams in
+      const res = await fetch(streamUrl(s), { method: 'POST', headers: { ...bearer(rw), 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+      await expectError(res, 413, 'payload_too_large');
+      expect((await postJson(streamUrl(s), i, bearer(rw))).status).toBe(201);
+    }
+    expect(await length(s)).toBe(4);
+  });
+
+  it("answers SvelteKit's own refusals under /s/ in the JSON error shape", async () => {
+    const s = uniqueSlug('kit');
+    await postJson(streamUrl(s), 'seed', bearer(rw));
+    await expectError(await fetch(streamUrl(s, '/%ED%A0%80'), { headers: bearer(rw) }), 400, 'bad_request');
+    await expectError(await fetch(streamUrl(s, '/0/no/such/route'), { headers: bearer(rw) }), 404, 'not_found');
+    const res = await fetch(streamUrl(s), { method: 'DELETE', headers: bearer(rw) });
+    expect(res.headers.get('allow')).toMatch(/GET/);
+    await expectError(res, 405, 'method_not_allowed');
+  });
+
   it('stores 512 levels of nesting, and a surrogate pair, exactly', async () => {
     const s = uniqueSlug('deep-ok');
     const deep = '['.repeat(512) + ']'.repeat(512);
