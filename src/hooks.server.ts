@@ -1,6 +1,7 @@
 import { sequence } from '@sveltejs/kit/hooks';
 import type { Handle } from '@sveltejs/kit';
 import { handleCsrf } from '$lib/server/http/csrf.ts';
+import { handlePublicApiErrors } from '$lib/server/http/public-errors.ts';
 import { deleteSessionCookie, SESSION_COOKIE, setSessionCookie, validateSessionToken } from '$lib/server/auth/sessions.ts';
 
 /** The session cookie, validated once per request into locals; renewed or cleared as needed. */
@@ -23,7 +24,7 @@ const handleSession: Handle = async ({ event, resolve }) => {
   return resolve(event);
 };
 
-export const handle = sequence(handleCsrf, handleSession);
+export const handle = sequence(handlePublicApiErrors, handleCsrf, handleSession);
 
 // adapter-node emits this after the server stops accepting requests (SIGTERM / SIGINT): close the
 // pools and connections that would otherwise keep the process alive.
