@@ -1,5 +1,6 @@
 // One zod-validated reading of process.env. Code the worker imports reads configuration here,
 // never through SvelteKit's $env (which exists only inside Vite).
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const flag = z
@@ -41,7 +42,8 @@ const EnvSchema = z.object({
   DNS_SERVERS: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined)),
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined))
+    .refine((list) => !list || list.every((s) => isIP(s) || isIP(s.replace(/:\d+$/, '')) || isIP(/^\[(.+)\]:\d+$/.exec(s)?.[1] ?? '')), 'IP addresses, optionally with :port ("1.1.1.1,[::1]:53")'),
   ALLOW_PRIVATE_WEBHOOKS: flag,
   // The reducer sandbox (lib/server/reducers/sandbox/). Threads default to the machine's cores.
   SANDBOX_THREADS: z.coerce.number().int().min(1).max(64).optional(),
