@@ -5,6 +5,7 @@ import type { Handle, ServerInit } from '@sveltejs/kit';
 import { handleCsrf } from '$lib/server/http/csrf.ts';
 import { endLiveResponses, exitOnSignal, isDraining } from '$lib/server/lifecycle.ts';
 import { closeAll } from '$lib/server/shutdown.ts';
+import { handlePublicApiErrors } from '$lib/server/http/public-errors.ts';
 import { deleteSessionCookie, SESSION_COOKIE, setSessionCookie, validateSessionToken } from '$lib/server/auth/sessions.ts';
 
 /** The session cookie, validated once per request into locals; renewed or cleared as needed. */
@@ -46,7 +47,7 @@ const handleDraining: Handle = async ({ event, resolve }) => {
   }
 };
 
-export const handle = sequence(handleDraining, handleCsrf, handleSession);
+export const handle = sequence(handleDraining, handlePublicApiErrors, handleCsrf, handleSession);
 
 /** Before the first request: open the Redis connection, so the first requests' rate limits and wake-ups find it up. */
 export const init: ServerInit = async () => {

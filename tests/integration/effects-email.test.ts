@@ -32,6 +32,8 @@ beforeAll(async () => {
   smtpUrl = smtp.url;
   f = await effectFixture(db());
   await db().team.update({ where: { id: f.teamId }, data: { emailFrom: 'Acme <hello@acme.example>' } });
+  // A verified sender domain, so emails go From the team's own address (tests/integration/email-sender.test.ts covers the rest).
+  await db().senderDomain.create({ data: { teamId: f.teamId, domain: 'acme.example', token: 't', verifiedAt: new Date() } });
   workers = await startEffectWorkers();
 });
 afterAll(async () => {
@@ -95,7 +97,7 @@ describe('email effects', () => {
     await db().membership.create({ data: { teamId: f.teamId, userId: user.id, role: 'member' } });
     const caller = createCaller({ db: db(), caller: { kind: 'user', userId: user.id, email: user.email }, clientAddress: 'test' });
     const page = await caller.effect.emails({ team: f.teamSlug, limit: 2 });
-    expect(page.items[0]).toMatchObject({ effectId: id, status: 'stored', to: 'cy@example.com, dee@example.com', subject: 'Outbox only', text: 'kept here', from: 'Acme <hello@acme.example>' });
+    expect(page.items[0]).toMatchObject({ effectId: id, status: 'stored', to: 'cy@example.com, dee@example.com', subject: 'Outbox only', text: 'kept here', from: '"Acme" <hello@acme.example>' });
     expect(page.items).toHaveLength(2);
     expect(page.nextCursor).toBeTruthy();
     const rest = await caller.effect.emails({ team: f.teamSlug, limit: 50, cursor: page.nextCursor! });

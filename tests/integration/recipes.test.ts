@@ -85,7 +85,9 @@ describe('stuck-user recipe, end to end', () => {
     expect(smtp.mails).toHaveLength(1);
     expect(smtp.mails[0].to).toEqual(['ada@example.com']);
     expect(smtp.mails[0].raw).toMatch(/^Subject: Stuck on setup\?$/m);
-    expect(smtp.mails[0].raw).toMatch(/^From: Pipet Team <team@pipet\.example>$/m);
+    // The recipe's `from` is an unverified sender: it gets the replies, Pipet's own address sends.
+    expect(smtp.mails[0].raw).toMatch(/^From: .+ via Pipet <noreply@[^>]+>$/m);
+    expect(smtp.mails[0].raw).toMatch(/^Reply-To: Pipet Team <team@pipet\.example>$/m);
     expect(smtp.mails[0].raw).toContain('created a stream');
     expect(smtp.mails[0].raw).toContain('Reducers 101');
     // The checks came back as events in the stream itself.

@@ -36,11 +36,23 @@ describe('blockedReason', () => {
     ['64:ff9b::192.168.0.1', 'private'],
     ['2002:7f00:1::', 'loopback'],
     ['[::1]', 'loopback'],
+    // Special-purpose ranges that were missing from the list.
+    ['192.88.99.1', '6to4 relay anycast'],
+    ['192.88.99.255', '6to4 relay anycast'],
+    ['::ffff:8.8.8.8', 'IPv4-mapped'],
+    ['::ffff:808:808', 'IPv4-mapped'],
+    ['::ffff:0:8.8.8.8', 'IPv4-translated'],
+    ['::ffff:0:127.0.0.1', 'IPv4-translated'],
+    ['64:ff9b:1::1', 'local-use IPv4/IPv6 translation'],
+    ['64:ff9b:1:ffff::8.8.8.8', 'local-use IPv4/IPv6 translation'],
+    ['2001::1', 'Teredo'],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'Teredo'],
+    ['2001:0:ffff:ffff:ffff:ffff:ffff:ffff', 'Teredo'],
   ])('refuses %s (%s)', (address, reason) => {
     expect(blockedReason(address)).toContain(reason);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '172.15.255.255', '100.128.0.1', '11.0.0.1', '192.169.0.1', '2606:4700:4700::1111', '2001:4860:4860::8888', '::ffff:8.8.8.8', '64:ff9b::8.8.8.8', '2002:0808:0808::'])(
+  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '172.15.255.255', '100.128.0.1', '11.0.0.1', '192.169.0.1', '2606:4700:4700::1111', '2001:4860:4860::8888', '64:ff9b::8.8.8.8', '2002:0808:0808::', '192.88.98.255', '192.88.100.0', '64:ff9b:2::1', '2001:1::1', '2001:200::1'])(
     'allows the public address %s',
     (address) => {
       expect(blockedReason(address)).toBeNull();
@@ -65,6 +77,8 @@ describe('resolveDestination', () => {
     ['http://169.254.169.254/latest/meta-data', /link-local/],
     ['http://0x7f000001/', /loopback/],
     ['http://2130706433/', /loopback/],
+    ['http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/', /Teredo/],
+    ['http://[64:ff9b:1::a00:1]/', /local-use IPv4\/IPv6 translation/],
   ])('refuses %s', async (url, message) => {
     await expect(resolveDestination(url, guard)).rejects.toThrow(message);
     await expect(resolveDestination(url, guard)).rejects.toBeInstanceOf(RefusedDestination);

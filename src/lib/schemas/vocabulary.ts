@@ -29,3 +29,6 @@ export type EffectStatus = z.infer<typeof EffectStatus>;
 
 export const REDUCER_STATUSES = ['active', 'errored', 'paused'] as const;
 export type ReducerStatus = (typeof REDUCER_STATUSES)[number];
+
+/** The most calls one /api/trpc request may batch: the server answers more with 400, the client splits. */
+export const TRPC_MAX_BATCH_SIZE = 20;

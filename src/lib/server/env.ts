@@ -1,6 +1,7 @@
 // One zod-validated reading of process.env. Code the worker imports reads configuration here,
 // never through SvelteKit's $env (which exists only inside Vite).
 import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const flag = z
@@ -33,7 +34,8 @@ const EnvSchema = z.object({
   // Requests per minute of one API key (or signed-in user) on /s/…, unless the team has its own.
   KEY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6_000),
   MAX_STREAMS_PER_TEAM: z.coerce.number().int().positive().default(1_000),
-  // Sign-up and log-in attempts per 15 minutes, per client address and per account (email).
+  // Sign-up and log-in attempts per 15 minutes, per client address, and log-in attempts per
+  // (account, client address): a stranger's guesses never lock the account's owner out.
   AUTH_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   AUTH_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
@@ -43,7 +45,22 @@ const EnvSchema = z.object({
   LIVE_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().positive().default(20),
   LIVE_MAX_AGE_MS: z.coerce.number().int().positive().default(60 * 60_000),
   LIVE_REAUTH_MS: z.coerce.number().int().positive().max(60_000).default(30_000),
-  EMAIL_FROM: z.string().default('Pipet <noreply@pipet.localhost>'),
+  // Pipet's own sender: every email goes From this address (display name "<team> via <name>")
+  // unless the team verified the domain of its own sender.
+  EMAIL_FROM: z
+    .string()
+    .regex(/^(?:[^@\s<>",]+@[^@\s<>",]+|[^<>\r\n]*<[^@\s<>",]+@[^@\s<>",]+>)$/, 'an address like "Pipet <noreply@pipet.example>"')
+    .default('Pipet <noreply@pipet.localhost>'),
+  // Emails a team may send per rolling 24 hours (reducers' and invites), unless the team's own
+  // `emailQuotaPerDay` says otherwise.
+  EMAIL_QUOTA_PER_DAY: z.coerce.number().int().min(0).default(1000),
+  // DNS servers for sender-domain verification only ("1.1.1.1,[2606:4700::1111]:53,127.0.0.1:5353");
+  // unset, the system's resolvers.
+  DNS_SERVERS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined))
+    .refine((list) => !list || list.every((s) => isIP(s) || isIP(s.replace(/:\d+$/, '')) || isIP(/^\[(.+)\]:\d+$/.exec(s)?.[1] ?? '')), 'IP addresses, optionally with :port ("1.1.1.1,[::1]:53")'),
   // Webhooks to loopback/private addresses: only when set (`npm start` sets it, and says so).
   ALLOW_PRIVATE_WEBHOOKS: flag,
   // The reducer sandbox (lib/server/reducers/sandbox/). Threads default to the machine's cores.

@@ -14,6 +14,8 @@ export type AuthorizeStreamOptions = {
   access: StreamAccess;
   /** The bearer key or `?key=`, if any. */
   key?: string | null;
+  /** Where `key` came from: a key in the URL (`?key=`) may only be an ingest key, and only append. */
+  keyFrom?: 'header' | 'query';
   /** The signed-in user, if any. */
   userId?: string | null;
   db?: DbTx;
@@ -34,7 +36,7 @@ export type StreamGrant = {
 export type CreateGrant = { stream: null; team: StreamGrant['team']; anonymous: false; principal: string; createSlug: string };
 
 
-export async function authorizeStream({ teamSlug, streamSlug, access, key, userId, db = defaultDb() }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
+export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFrom = 'header', userId, db = defaultDb() }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
   if (!isSlug(teamSlug) || !isSlug(streamSlug)) {
     throw new AppError('not_found', 'No such stream: team and stream names are lowercase letters, digits and dashes.');
   }
@@ -45,6 +47,7 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
   if (key) {
     if (!apiKey) throw new AppError('unauthorized', 'This API key is not valid (it may have been revoked).');
     if (!team || apiKey.teamId !== team.id) throw new AppError('forbidden', 'This API key belongs to another team.');
+    if (keyFrom === 'query') refuseKeyInUrl(apiKey.scopes, access);
     const scope = access === 'read' ? 'read' : 'ingest';
     if (!apiKey.scopes.includes(scope)) throw new AppError('forbidden', `This API key lacks the \`${scope}\` scope.`);
     const stream = found?.stream ?? null;
@@ -64,7 +67,24 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, userI
     }
   }
   if (stream && (access === 'read' ? stream.publicRead : stream.publicWrite)) return { stream, team: team!, anonymous: true, principal: 'anon' };
-  throw new AppError('unauthorized', 'Authentication required: send `Authorization: Bearer <key>` (or `?key=` for HTML forms).');
+  throw new AppError('unauthorized', 'Authentication required: send `Authorization: Bearer <key>` (or `?key=<ingest key>` for HTML forms).');
+}
+
+/**
+ * URLs end up in access logs, browser history and Referer headers, so only keys designed to be
+ * public (ingest-only, for HTML forms) are accepted there.
+ */
+function refuseKeyInUrl(scopes: string[], access: StreamAccess): void {
+  const others = scopes.filter((s) => s !== 'ingest');
+  if (others.length > 0) {
+    throw new AppError(
+      'forbidden',
+      `Only ingest keys may be sent in the URL (\`?key=\`): this key also has the ${others.map((s) => `\`${s}\``).join(' and ')} scope, and URLs end up in logs and browser history. Send it as \`Authorization: Bearer <key>\` instead (and revoke it if the URL was shared).`,
+    );
+  }
+  if (access !== 'append') {
+    throw new AppError('forbidden', 'A key in the URL (`?key=`) can only append, from HTML forms; read with `Authorization: Bearer <key>`.');
+  }
 }
 
 type StreamRow = StreamGrant['stream'] & { publicRead: boolean; publicWrite: boolean };

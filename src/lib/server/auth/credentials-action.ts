@@ -2,7 +2,8 @@
 // answer its AppError as a form error, or start a session and go where the user was headed.
 import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import { AppError } from '../errors.ts';
-import { landingPath, safeRedirect } from './landing.ts';
+import { landingPath } from './landing.ts';
+import { sameOriginPath } from './safe-redirect.ts';
 import { createSession, setSessionCookie } from './sessions.ts';
 
 type Credentials = { email: string; password: string; clientAddress: string };
@@ -12,7 +13,7 @@ export function credentialsAction(authenticate: (c: Credentials) => Promise<{ id
     const form = await request.formData();
     const email = String(form.get('email') ?? '');
     const password = String(form.get('password') ?? '');
-    const redirectTo = safeRedirect(String(form.get('redirectTo') ?? '') || url.searchParams.get('redirectTo'));
+    const redirectTo = String(form.get('redirectTo') ?? '') || url.searchParams.get('redirectTo');
     let user: { id: string };
     try {
       user = await authenticate({ email, password, clientAddress: getClientAddress() });
@@ -24,12 +25,14 @@ export function credentialsAction(authenticate: (c: Credentials) => Promise<{ id
     }
     const { token, session } = await createSession(user.id);
     setSessionCookie(cookies, token, session.expiresAt);
-    redirect(303, await landingPath(user.id, redirectTo));
+    redirect(303, await landingPath(user.id, { redirectTo, origin: url.origin }));
   };
 }
 
 /** Both pages' load: the signed-in go straight on; others get the form's hidden fields. */
 export async function credentialsLoad({ locals, url }: Pick<RequestEvent, 'locals' | 'url'>) {
-  if (locals.user) redirect(303, await landingPath(locals.user.id, url.searchParams.get('redirectTo')));
-  return { redirectTo: safeRedirect(url.searchParams.get('redirectTo')), email: url.searchParams.get('email') ?? '' };
+  const redirectTo = url.searchParams.get('redirectTo');
+  if (locals.user) redirect(303, await landingPath(locals.user.id, { redirectTo, origin: url.origin }));
+  // Only a checked path goes into the page's links and hidden field.
+  return { redirectTo: sameOriginPath(redirectTo, url.origin), email: url.searchParams.get('email') ?? '' };
 }

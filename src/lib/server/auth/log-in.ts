@@ -1,4 +1,5 @@
-// Email + password log-in, rate-limited per client address and per account in Redis. Unknown
+// Email + password log-in, rate-limited in Redis per client address and per (account, client
+// address): someone guessing a password from elsewhere never locks the real person out. Unknown
 // email and wrong password fail alike (same message, same argon2 cost) so accounts can't be probed.
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { env } from '../env.ts';
@@ -14,8 +15,9 @@ export function authAddressLimiter(action: 'login' | 'signup') {
   return limiter(`auth-${action}-address`, env().AUTH_RATE_LIMIT_PER_ADDRESS, WINDOW_SECONDS);
 }
 
+/** Attempts at one account from one client address. */
 export function authAccountLimiter() {
-  return limiter('auth-login-account', env().AUTH_RATE_LIMIT_PER_ACCOUNT, WINDOW_SECONDS);
+  return limiter('auth-login-account-address', env().AUTH_RATE_LIMIT_PER_ACCOUNT, WINDOW_SECONDS);
 }
 
 let dummyHash: Promise<string> | undefined;
@@ -25,7 +27,7 @@ export type LogInOptions = { email: string; password: string; clientAddress: str
 export async function logIn({ email, password, clientAddress, db = defaultDb() }: LogInOptions): Promise<{ id: string; email: string }> {
   const cleanEmail = email.trim().toLowerCase();
   await consume(authAddressLimiter('login'), clientAddress, TOO_MANY);
-  if (cleanEmail) await consume(authAccountLimiter(), cleanEmail, TOO_MANY);
+  if (cleanEmail) await consume(authAccountLimiter(), `${cleanEmail} ${clientAddress}`, TOO_MANY);
   const user = cleanEmail ? await db.user.findUnique({ where: { email: cleanEmail }, select: { id: true, email: true, passwordHash: true } }) : null;
   if (!user) {
     // Spend the same time as a real check, so timing does not reveal which emails have accounts.

@@ -14,6 +14,7 @@ const V4_RULES: [string, number, string][] = [
   ['172.16.0.0', 12, 'a private address'],
   ['192.0.0.0', 24, 'an IETF protocol address'],
   ['192.0.2.0', 24, 'a documentation address'],
+  ['192.88.99.0', 24, 'a 6to4 relay anycast address'],
   ['192.168.0.0', 16, 'a private address'],
   ['198.18.0.0', 15, 'a benchmarking address'],
   ['198.51.100.0', 24, 'a documentation address'],
@@ -31,6 +32,12 @@ const V6_RULES: [string, number, string][] = [
   ['ff00::', 8, 'a multicast address'],
   ['2001:db8::', 32, 'a documentation address'],
   ['100::', 64, 'a discard-only address'],
+  // Translation and tunnelling prefixes (IANA special-purpose registry) whose embedded IPv4 or
+  // relay cannot be checked reliably: an IPv4 destination should be given as IPv4.
+  ['::ffff:0:0', 96, 'an IPv4-mapped address'],
+  ['::ffff:0:0:0', 96, 'an IPv4-translated address'],
+  ['64:ff9b:1::', 48, 'a local-use IPv4/IPv6 translation address'],
+  ['2001::', 32, 'a Teredo tunnelling address'],
 ];
 
 const RULES = [

@@ -3,6 +3,7 @@
 import { appendEvents } from '../streams/append-events.ts';
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
+import { httpRedirect } from '../auth/safe-redirect.ts';
 import { readBody } from './read-body.ts';
 import { parseAppendBody } from './parse-append-body.ts';
 import { json } from './respond.ts';
@@ -15,15 +16,10 @@ function prefersHtml(request: Request): boolean {
   return html >= 0 && (jsonAt < 0 || html < jsonAt);
 }
 
+/** The form's `_redirect` when it is an http(s) URL on one of the stream's allowed origins, else the thank-you page. */
 function redirectTarget(redirect: string | undefined, allowed: string[], base: URL): string {
-  if (redirect) {
-    try {
-      const target = new URL(redirect);
-      if (originAllowed(target.origin, allowed)) return target.href;
-    } catch {
-      /* not an absolute URL: fall through to the thank-you page */
-    }
-  }
+  const target = httpRedirect(redirect);
+  if (target && originAllowed(target.origin, allowed)) return target.href;
   return new URL('/thanks', base).href;
 }
 

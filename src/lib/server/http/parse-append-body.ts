@@ -7,6 +7,55 @@ export function mediaType(request: Request): string {
   return (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text. Invalid UTF-8 is refused, never replaced with U+FFFD: what is stored is what was sent. */
+export function decodeUtf8(bytes: Uint8Array, what = 'The body'): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new AppError('bad_request', `${what} is not valid UTF-8.`);
+  }
+}
+
+/** The only charset we read; a body declared in another one would be stored garbled. */
+function checkCharset(request: Request): void {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers.get('content-type') ?? '')?.[1]?.toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
+    throw new AppError('unsupported_media_type', `Bodies must be UTF-8, not ${charset}.`);
+  }
+}
+
+const PERCENT = /%([0-9a-fA-F]{2})/g;
+
+/**
+ * application/x-www-form-urlencoded as the URL Standard parses it, except that a name or value
+ * whose percent-escapes are not UTF-8 (`%FF`) is refused instead of silently replaced.
+ */
+export function parseUrlencoded(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const part of text.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const [name, value] = eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)];
+    out.push([formComponent(name), formComponent(value)]);
+  }
+  return out;
+}
+
+function formComponent(raw: string): string {
+  const plus = raw.replaceAll('+', ' ');
+  if (!plus.includes('%')) return plus;
+  const chunks: Buffer[] = [];
+  let last = 0;
+  for (const m of plus.matchAll(PERCENT)) {
+    chunks.push(Buffer.from(plus.slice(last, m.index), 'utf8'), Buffer.of(parseInt(m[1], 16)));
+    last = m.index + m[0].length;
+  }
+  chunks.push(Buffer.from(plus.slice(last), 'utf8'));
+  return decodeUtf8(Buffer.concat(chunks), 'A form field');
+}
+
 export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -32,12 +81,19 @@ export function fieldsToObject(entries: Iterable<[string, FormDataEntryValue]>):
 }
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/;
+const TEXT_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
 
 export async function parseAppendBody(request: Request, bytes: Uint8Array, { batch }: { batch: boolean }): Promise<ParsedAppend> {
   const type = mediaType(request);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  if (batch && type && !JSON_TYPE.test(type)) throw new AppError('unsupported_media_type', 'A batch is a JSON array: send `Content-Type: application/json`.');
+  if (!batch && !JSON_TYPE.test(type) && !TEXT_TYPES.has(type)) {
+    if (!type) throw new AppError('unsupported_media_type', 'Send a Content-Type: application/json, text/plain, or a form encoding.');
+    throw new AppError('unsupported_media_type', `Content-Type \`${type}\` is not supported; use application/json, text/plain, or a form encoding.`);
+  }
+  checkCharset(request);
+  // Multipart bodies are checked after their parts are (file parts are refused with 415 first).
+  const text = type === 'multipart/form-data' ? '' : decodeUtf8(bytes);
   if (batch) {
-    if (type && !JSON_TYPE.test(type)) throw new AppError('unsupported_media_type', 'A batch is a JSON array: send `Content-Type: application/json`.');
     const value = parseJson(text);
     if (!Array.isArray(value)) throw new AppError('bad_request', 'A batch must be a JSON array.');
     return { values: value, isForm: false };
@@ -58,7 +114,7 @@ export async function parseAppendBody(request: Request, bytes: Uint8Array, { bat
         /* a form field that happens to start with a bracket */
       }
     }
-    const { fields, redirect } = fieldsToObject(new URLSearchParams(text).entries());
+    const { fields, redirect } = fieldsToObject(parseUrlencoded(text));
     return { values: [fields], redirect, isForm: true };
   }
   if (type === 'multipart/form-data') {
@@ -69,6 +125,8 @@ export async function parseAppendBody(request: Request, bytes: Uint8Array, { bat
       throw new AppError('bad_request', 'The multipart form body could not be parsed.');
     }
     const { fields, redirect } = fieldsToObject(form.entries());
+    // Only text fields are left, so the whole body must be UTF-8 (the parser would replace bad bytes).
+    decodeUtf8(bytes);
     return { values: [fields], redirect, isForm: true };
   }
   if (!type) throw new AppError('unsupported_media_type', 'Send a Content-Type: application/json, text/plain, or a form encoding.');

@@ -43,13 +43,14 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
   }
 }
 
-function credentialOf(event: RequestEvent): string | null {
+/** The key from `Authorization: Bearer`, else from `?key=` (which authorizeStream accepts only for ingest keys). */
+function credentialOf(event: RequestEvent): { key: string | null; keyFrom: 'header' | 'query' } {
   const header = event.request.headers.get('authorization');
   if (header) {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    return match ? match[1] : header;
+    return { key: match ? match[1] : header, keyFrom: 'header' };
   }
-  return event.url.searchParams.get('key');
+  return { key: event.url.searchParams.get('key'), keyFrom: 'query' };
 }
 
 export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => Promise<Response>): RequestHandler {
@@ -58,7 +59,7 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
     const { team: teamSlug, stream: streamSlug } = event.params as { team: string; stream: string };
     let allowed: string[] = [];
     try {
-      const ask = { teamSlug, streamSlug, access, key: credentialOf(event), userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null };
+      const ask = { teamSlug, streamSlug, access, ...credentialOf(event), userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null };
       const grant = await authorizeStream(ask);
       // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
       const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, slug: grant.createSlug, select: STREAM_FIELDS }));

@@ -20,7 +20,7 @@ export const stuckUser: Recipe<typeof Params> = {
     'Events {type, user, ...}: signup (with email, name), step_completed (step), doc_viewed (doc), support_email, tweet. ' +
     'Each signup schedules a check after `hours`; at the check a user who has not completed `doneStep` and has not ' +
     'written to support or tweeted gets one email naming the steps done and docs read. Everyone else gets none, and ' +
-    "the state says why. `from` sets the team's sender address.",
+    "the state says why. `from` sets the team's sender: replies go to it, and emails come From it once its domain is verified (senderDomain).",
   params: Params,
   build(p) {
     const code = `(state, event, index, stream) => {

@@ -7,6 +7,7 @@ import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { requestFold } from '../queue/enqueue.ts';
 import { publishAppended } from './tail-events.ts';
 import { sha256Hex } from '../crypto.ts';
+import { jsonProblem } from './check-json.ts';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -35,6 +36,9 @@ export function encodeBodies(bodies: unknown[], limits = { event: env().EVENT_MA
   if (bodies.length === 0) throw new AppError('bad_request', 'Nothing to append: the batch is empty.');
   let total = 0;
   return bodies.map((body, i) => {
+    // Before stringifying: deep nesting would overflow JSON.stringify's stack, and Infinity would become null.
+    const problem = jsonProblem(body);
+    if (problem) throw new AppError('bad_request', bodies.length > 1 ? `Element ${i} cannot be stored: ${problem}.` : `The event cannot be stored: ${problem}.`);
     const text = JSON.stringify(body);
     if (text === undefined) throw new AppError('bad_request', `Element ${i} is not a JSON value.`);
     // PostgreSQL's jsonb cannot hold NUL characters; refusing here keeps the error honest.

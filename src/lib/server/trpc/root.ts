@@ -6,6 +6,7 @@ import { inviteRouter } from './routers/invite.ts';
 import { memberRouter } from './routers/member.ts';
 import { recipeRouter } from './routers/recipe.ts';
 import { reducerRouter } from './routers/reducer.ts';
+import { senderDomainRouter } from './routers/sender-domain.ts';
 import { streamRouter } from './routers/stream.ts';
 import { teamRouter } from './routers/team.ts';
 
@@ -18,6 +19,7 @@ export const appRouter = router({
   reducer: reducerRouter,
   effect: effectRouter,
   recipe: recipeRouter,
+  senderDomain: senderDomainRouter,
 });
 
 export type AppRouter = typeof appRouter;

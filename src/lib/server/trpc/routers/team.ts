@@ -3,12 +3,23 @@ import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { createTeam, newSigningSecret } from '../../teams/create-team.ts';
 import { transferOwnership } from '../../teams/manage-members.ts';
+import { ADDRESS } from '../../effects/kinds/define.ts';
+import { formatMailbox } from '../../effects/email-sender.ts';
+import { teamEmailSender } from '../../effects/sender-domains.ts';
 import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
 
 const TeamName = z.string().trim().min(1, 'Give the team a name.').max(100);
 
 const settingsSelect = { slug: true, name: true, personal: true, autoCreateStreams: true, emailFrom: true, createdAt: true } as const;
+
+/** The team's sender: the Reply-To of its emails, and their From once its domain is verified (senderDomain). */
+const EmailFrom = z
+  .string()
+  .trim()
+  .max(320)
+  .refine((v) => v === '' || ADDRESS.test(v), 'Use an address like "hello@acme.example" or "Acme <hello@acme.example>".')
+  .nullable();
 
 export const teamRouter = router({
   /** The signed-in person's teams with their role, personal team first. */
@@ -23,7 +34,8 @@ export const teamRouter = router({
 
   get: teamProcedure.query(async ({ ctx }) => {
     const team = await ctx.db.team.findUniqueOrThrow({ where: { id: ctx.team.id }, select: settingsSelect });
-    return { ...team, role: ctx.role };
+    const sender = await teamEmailSender({ id: ctx.team.id, name: team.name, emailFrom: team.emailFrom }, ctx.db);
+    return { ...team, role: ctx.role, emailSender: { from: formatMailbox(sender.from), replyTo: sender.replyTo, verified: sender.verified } };
   }),
 
   create: userProcedure.input(z.object({ slug: TeamSlug, name: TeamName.optional() })).mutation(async ({ ctx, input }) => {
@@ -37,7 +49,7 @@ export const teamRouter = router({
     .mutation(({ ctx, input }) => ctx.db.team.update({ where: { id: ctx.team.id }, data: { name: input.name }, select: settingsSelect })),
 
   update: teamRoleProcedure('admin')
-    .input(z.object({ autoCreateStreams: z.boolean().optional(), emailFrom: z.string().trim().max(320).nullable().optional() }))
+    .input(z.object({ autoCreateStreams: z.boolean().optional(), emailFrom: EmailFrom.optional() }))
     .mutation(({ ctx, input }) =>
       ctx.db.team.update({
         where: { id: ctx.team.id },

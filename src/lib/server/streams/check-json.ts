@@ -1,0 +1,33 @@
+// What an element must be to be stored exactly as sent: JSON that PostgreSQL's jsonb accepts and
+// that reads back unchanged. Checked without recursion, so no nesting can overflow the stack.
+
+/** Arrays and objects nested deeper than this are refused (jsonb and JSON.stringify both recurse). */
+export const MAX_JSON_DEPTH = 512;
+
+/**
+ * Why `value` cannot be stored, or null when it can: nesting deeper than MAX_JSON_DEPTH, a number
+ * that is not finite (`1e400` parses to Infinity, which JSON.stringify would turn into null), or a
+ * string or key with a lone UTF-16 surrogate (`"\ud800"`, which is not Unicode and jsonb refuses).
+ */
+export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string | null {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return 'a string contains a lone UTF-16 surrogate (such as "\\ud800"), which is not valid Unicode';
+    } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return 'a number is out of range (such as 1e400): numbers must fit a 64-bit float';
+    } else if (v !== null && typeof v === 'object') {
+      if (depth >= maxDepth) return `arrays and objects are nested deeper than ${maxDepth} levels`;
+      if (Array.isArray(v)) {
+        for (const item of v) stack.push([item, depth + 1]);
+      } else {
+        for (const [key, item] of Object.entries(v)) {
+          if (!key.isWellFormed()) return 'a key contains a lone UTF-16 surrogate (such as "\\ud800"), which is not valid Unicode';
+          stack.push([item, depth + 1]);
+        }
+      }
+    }
+  }
+  return null;
+}
