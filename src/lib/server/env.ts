@@ -22,6 +22,8 @@ const EnvSchema = z.object({
   EVENT_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024),
   BATCH_MAX_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  // The landing page's public playground stream (team/stream), created on first use; `off` disables it.
+  DEMO_STREAM: z.union([z.literal('off'), z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}\/[a-z0-9][a-z0-9-]{0,62}$/, 'team/stream or off')]).default('demo/playground'),
   // Sign-up and log-in attempts per 15 minutes, per client address and per account (email).
   AUTH_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   AUTH_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { createTeam, newSigningSecret } from '../../teams/create-team.ts';
+import { readFirstRun } from '../../teams/read-first-run.ts';
 import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
 
@@ -24,6 +25,9 @@ export const teamRouter = router({
     const team = await ctx.db.team.findUniqueOrThrow({ where: { id: ctx.team.id }, select: settingsSelect });
     return { ...team, role: ctx.role };
   }),
+
+  /** The first-run checklist: a key, a first event, a reducer, a recipe. */
+  firstRun: teamProcedure.query(({ ctx }) => readFirstRun({ teamId: ctx.team.id, db: ctx.db })),
 
   create: userProcedure.input(z.object({ slug: TeamSlug, name: TeamName.optional() })).mutation(async ({ ctx, input }) => {
     const team = await createTeam({ slug: input.slug, name: input.name, ownerId: ctx.caller.userId, db: ctx.db });
