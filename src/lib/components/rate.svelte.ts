@@ -1,5 +1,7 @@
 // Turns successive readings of a counter (events folded, stamped with the server's clock) into a
 // rate per second and a short history, for fold rates, lag over time and a replay's ETA.
+import { untrack } from 'svelte';
+
 type Sample = { at: number; value: number; lag: number };
 
 export class RateTracker {
@@ -9,10 +11,13 @@ export class RateTracker {
     this.keepMs = keepMs;
   }
 
+  /** Records a reading (never a dependency of the effect that calls it). */
   add(key: string, at: Date | string | number, value: number, lag = 0) {
     const t = new Date(at).getTime();
-    const list = [...(this.#samples[key] ?? []), { at: t, value, lag }].filter((s) => s.at > t - this.keepMs);
-    this.#samples[key] = list;
+    untrack(() => {
+      const list = [...(this.#samples[key] ?? []), { at: t, value, lag }].filter((s) => s.at > t - this.keepMs);
+      this.#samples[key] = list;
+    });
   }
 
   /** Events a second over the last `windowMs` (null until two readings exist). */

@@ -26,7 +26,16 @@ export function relativeTime(when: When, now = Date.now()): string {
 /** The exact time in the reader's time zone (UTC when rendered on the server). */
 export function absoluteTime(when: When, timeZone?: string): string {
   if (when === null || when === undefined) return '';
-  return new Date(when).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium', timeZone, timeZoneName: 'short' });
+  return new Date(when).toLocaleString('en-GB', {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZone,
+    timeZoneName: 'short',
+  });
 }
 
 /** A duration in seconds as "45 s", "3 min 20 s", "2 h 5 min". */
