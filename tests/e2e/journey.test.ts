@@ -46,7 +46,7 @@ describe('signup-and-go', () => {
     await page.goto(`${web.url}/`);
     await page.getByRole('heading', { level: 1, name: 'An Array with a URL.' }).waitFor();
     const playground = page.getByTestId('playground');
-    await playground.getByText('live', { exact: true }).waitFor();
+    await playground.getByText('live', { exact: true }).first().waitFor();
 
     await playground.getByRole('button', { name: 'POST ship' }).click();
     await playground.getByTestId('playground-ack').getByText('201 Created · index 0').waitFor();
@@ -75,7 +75,7 @@ describe('signup-and-go', () => {
     const { page, errors } = await open();
     email = `${uniqueSlug('stranger')}@example.com`;
     await page.goto(`${web.url}/`);
-    await page.getByTestId('playground').getByText('live', { exact: true }).waitFor();
+    await page.getByTestId('playground').getByText('live', { exact: true }).first().waitFor();
     await page.getByRole('navigation', { name: 'Site' }).getByRole('link', { name: 'Sign up' }).click();
     await page.getByRole('heading', { name: 'Create your account' }).waitFor();
     await page.waitForLoadState('networkidle');
