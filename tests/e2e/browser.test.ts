@@ -90,6 +90,15 @@ describe('the web app in a browser', () => {
     await page.getByRole('button', { name: 'Test against recent events' }).click();
     await dry.getByRole('alert').getByText('nope').waitFor();
     expect(await dry.getByRole('alert').textContent()).toContain('Stopped at event 0');
+    // Code that does not compile is marked at its line, on a dry run and when saving is refused.
+    await editor.fill('(count, event) => {\n  return count +;\n}');
+    await page.getByRole('button', { name: 'Test against recent events' }).click();
+    await dry.getByRole('alert').getByText('SyntaxError').waitFor();
+    await page.locator('.cm-lintRange-error').waitFor();
+    expect(await page.locator('.cm-lint-marker-error').count()).toBe(1);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('alert').getByText('does not compile').waitFor();
+    await page.locator('.cm-lintRange-error').waitFor();
     await editor.fill("(count, event) => event.type === 'click' ? count + 1 : count");
 
     // Save; the live state appears, then follows two POSTed clicks.
