@@ -78,7 +78,9 @@ describe('npm start on embedded defaults', () => {
     child.stderr.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
     try {
-      const deadline = Date.now() + 60_000;
+      // A fresh clone builds the web app first (about half a minute on two busy cores since the UI
+      // gained Tailwind, CodeMirror and charts), then creates the embedded PostgreSQL cluster.
+      const deadline = Date.now() + 150_000;
       while (!/Pipet worker running/.test(out) || !/Listening on/.test(out)) {
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`start failed:\n${out}`);
         await new Promise((r) => setTimeout(r, 200));
@@ -103,5 +105,5 @@ describe('npm start on embedded defaults', () => {
       spawnSync('pkill', ['-9', '-f', dataDir]);
       rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 180_000);
 });
