@@ -91,6 +91,10 @@ describe('npm start on embedded defaults', () => {
       expect(res.status).toBe(201);
       const read = /curl (http\S+\/0)\n/.exec(out)!;
       expect(await (await fetch(read[1])).json()).toEqual({ hello: 'world' });
+      // The landing page's playground is made on first visit, and takes a POST without a key.
+      const origin = new URL(curl[1]).origin;
+      expect(await (await fetch(`${origin}/`)).text()).toContain('POST /s/demo/playground');
+      expect((await postJson(`${origin}/s/demo/playground`, { button: 'ship' })).status).toBe(201);
 
       const redisPort = /Embedded Redis on redis:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1];
       process.kill(-child.pid!, 'SIGINT');
