@@ -2,16 +2,12 @@
 // server and a real worker: sign up, create a stream and a key, write a reducer, test it, save it,
 // and watch its state change live as events are POSTed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
 import { startWeb, startWorkerProcess, type Running } from '../helpers/server.ts';
 import { bearer, postJson } from '../helpers/http.ts';
 import { freePort } from '../../src/lib/server/embedded/free-port.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-// The machine's network is closed: nothing in the browser should try to reach the internet.
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = '/tmp';
+import { launch, SHOTS } from './browser-kit.ts';
 
 // At the top level, so its clean-up (dropping the database and the Redis keys) is registered.
 const ownDb = await useOwnDatabase('browser');
@@ -29,7 +25,7 @@ describe('the web app in a browser', () => {
     web = await startWeb({ ...ownDb.env, SSE_HEARTBEAT_MS: '300' });
     // One delivery attempt, so a webhook to a closed port fails at once and can be retried by hand.
     worker = startWorkerProcess({ ...ownDb.env, SWEEP_INTERVAL_MS: '1000', RETRY_SCHEDULE: '0', ALLOW_PRIVATE_WEBHOOKS: 'true' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launch();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(30_000);
   });
@@ -49,7 +45,7 @@ describe('the web app in a browser', () => {
     try {
       await page.getByRole('heading', { level: 2, name: 'Streams' }).waitFor();
     } catch (error) {
-      await page.screenshot({ path: '/tmp/pipet-signup-failed.png' });
+      await page.screenshot({ path: `${SHOTS}/pipet-signup-failed.png` });
       throw new Error(`No team page after sign-up: at ${page.url()}\n${(await page.locator('body').innerText()).slice(0, 1500)}\n${web.output().slice(-3000)}`, { cause: error });
     }
     team = new URL(page.url()).pathname.slice(1);
@@ -75,13 +71,13 @@ describe('the web app in a browser', () => {
     await page.getByRole('button', { name: 'New reducer' }).click();
     await page.getByRole('heading', { name: 'New reducer count' }).waitFor();
 
-    // Type a counter of clicks (Tab indents inside the editor) and test it on the stream's events.
+    // Write a counter of clicks (Tab indents the line inside the editor) and test it on the stream's events.
     const editor = page.getByLabel('Reducer code');
-    await editor.fill('');
-    await editor.pressSequentially('(count, event) => {\n');
+    await editor.fill("(count, event) => {\nreturn event.type === 'click' ? count + 1 : count;\n}");
+    await editor.getByText('return event.type').click();
+    await editor.press('Home');
     await editor.press('Tab');
-    await editor.pressSequentially("return event.type === 'click' ? count + 1 : count;\n}");
-    expect(await editor.inputValue()).toBe("(count, event) => {\n  return event.type === 'click' ? count + 1 : count;\n}");
+    expect(await editor.innerText()).toBe("(count, event) => {\n  return event.type === 'click' ? count + 1 : count;\n}");
     await page.getByLabel('Initial state').fill('0');
     await page.getByRole('button', { name: 'Test against recent events' }).click();
     const dry = page.getByTestId('dry-run');
@@ -94,6 +90,15 @@ describe('the web app in a browser', () => {
     await page.getByRole('button', { name: 'Test against recent events' }).click();
     await dry.getByRole('alert').getByText('nope').waitFor();
     expect(await dry.getByRole('alert').textContent()).toContain('Stopped at event 0');
+    // Code that does not compile is marked at its line, on a dry run and when saving is refused.
+    await editor.fill('(count, event) => {\n  return count +;\n}');
+    await page.getByRole('button', { name: 'Test against recent events' }).click();
+    await dry.getByRole('alert').getByText('SyntaxError').waitFor();
+    await page.locator('.cm-lintRange-error').waitFor();
+    expect(await page.locator('.cm-lint-marker-error').count()).toBe(1);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('alert').getByText('does not compile').waitFor();
+    await page.locator('.cm-lintRange-error').waitFor();
     await editor.fill("(count, event) => event.type === 'click' ? count + 1 : count");
 
     // Save; the live state appears, then follows two POSTed clicks.

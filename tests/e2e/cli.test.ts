@@ -140,6 +140,10 @@ describe('npm start on embedded defaults', () => {
       const read = /curl (http\S+\/0)\n/.exec(out)!;
       expect(await (await fetch(read[1])).json()).toEqual({ hello: 'world' });
       await addPlaygroundReducer(pipet.dataDir);
+      // The landing page's playground is made on first visit, and takes a POST without a key.
+      const origin = `http://127.0.0.1:${pipet.port}`;
+      expect(await (await fetch(`${origin}/`)).text()).toContain('POST /s/demo/playground');
+      expect((await postJson(`${origin}/s/demo/playground`, { button: 'ship' })).status).toBe(201);
 
       // The issue's reproduction: SSE clients on the stream and on a reducer's state, then Ctrl-C.
       const base = read[1].replace(/\/0$/, '');
@@ -162,7 +166,7 @@ describe('npm start on embedded defaults', () => {
     } finally {
       pipet.cleanUp();
     }
-  }, 120_000);
+  }, 180_000);
 
   it('leaves no orphan when it is itself SIGKILLed: its children and the embedded services stop by themselves', async () => {
     const pipet = await startPipet();

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './server.ts';
+import { existsSync } from 'node:fs';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -38,6 +39,9 @@ export default async function setup(project: TestProject) {
     await deleteRedisPrefix(services.redisUrl, webPrefix);
     await services.stop();
     rmSync(buildRoot, { recursive: true, force: true });
+    // The browser tests' screenshots (tests/e2e/browser-kit.ts): say where they are.
+    const shots = join(ROOT, 'test-results', 'screenshots');
+    if (existsSync(shots)) console.log(`\nScreenshots of every main page (light, dark, phone): ${shots}\n`);
   };
   try {
     const templateUrl = await createDatabase(services.adminUrl, templateDb);

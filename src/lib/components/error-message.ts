@@ -21,5 +21,3 @@ export function showJson(value: unknown): string {
   if (flat === undefined) return 'undefined';
   return flat.length <= 80 ? flat : JSON.stringify(value, null, 2);
 }
-
-export const fmtTime = (d: Date | string | null | undefined) => (d ? new Date(d).toLocaleString() : '—');

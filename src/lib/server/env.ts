@@ -34,6 +34,8 @@ const EnvSchema = z.object({
   // Requests per minute of one API key (or signed-in user) on /s/…, unless the team has its own.
   KEY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6_000),
   MAX_STREAMS_PER_TEAM: z.coerce.number().int().positive().default(1_000),
+  // The landing page's public playground stream (team/stream), created on first use; `off` disables it.
+  DEMO_STREAM: z.union([z.literal('off'), z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}\/[a-z0-9][a-z0-9-]{0,62}$/, 'team/stream or off')]).default('demo/playground'),
   // Sign-up and log-in attempts per 15 minutes, per client address, and log-in attempts per
   // (account, client address): a stranger's guesses never lock the account's owner out.
   AUTH_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(30),

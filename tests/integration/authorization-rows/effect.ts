@@ -13,6 +13,7 @@ async function withFailedEffect(w: World) {
 
 export const effectRows: MatrixRows = {
   'effect.list': { input: (w) => ({ team: w.team.slug }), expect: expecting('anyMember') },
+  'effect.activity': { input: (w) => ({ team: w.team.slug }), expect: expecting('anyMember') },
   'effect.get': { input: async (w) => ({ team: w.team.slug, id: await withFailedEffect(w) }), expect: expecting('anyMember') },
   'effect.retry': { input: async (w) => ({ team: w.team.slug, id: await withFailedEffect(w) }), expect: expecting('anyMember') },
   'effect.emails': { input: (w) => ({ team: w.team.slug }), expect: expecting('anyMember') },

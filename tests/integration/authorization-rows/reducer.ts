@@ -12,6 +12,7 @@ async function withReducer(w: World, errored = false) {
 
 export const reducerRows: MatrixRows = {
   'reducer.list': { input: (w) => ({ team: w.team.slug, stream: w.stream.slug }), expect: expecting('anyMember') },
+  'reducer.progress': { input: (w) => withReducer(w).then(({ team, stream }) => ({ team, stream })), expect: expecting('anyMember') },
   'reducer.get': { input: (w) => withReducer(w), expect: expecting('anyMember') },
   'reducer.upsert': { input: (w) => ({ team: w.team.slug, stream: w.stream.slug, name: 'fresh', code: '(s) => s', initialState: 0 }), expect: expecting('anyMember') },
   'reducer.delete': { input: (w) => withReducer(w), expect: expecting('anyMember') },

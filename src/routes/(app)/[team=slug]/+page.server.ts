@@ -6,11 +6,13 @@ export const load: PageServerLoad = async (event) => {
   const api = await serverCaller(event);
   const input = { team: team.slug };
   const admin = team.role !== 'member';
-  const [streams, members, keys, invites] = await Promise.all([
+  const [streams, members, keys, invites, firstRun, activity] = await Promise.all([
     api.stream.list(input),
     api.member.list(input),
     admin ? api.apiKey.list(input) : [],
     admin ? api.invite.list(input) : [],
+    api.team.firstRun(input),
+    api.stream.activity(input),
   ]);
-  return { streams, members, keys, invites };
+  return { streams, members, keys, invites, firstRun, activity, origin: event.url.origin };
 };

@@ -5,6 +5,7 @@ import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import { retryEffects } from '../../effects/retry-effects.ts';
 import { specOf } from '../../effects/kinds/index.ts';
+import { countEffectsByStatus } from '../../effects/count-effects-by-status.ts';
 import { EffectKind, EffectStatus, Slug } from '../../../schemas/vocabulary.ts';
 
 const ReducerName = z.string().min(1).max(100);
@@ -67,6 +68,11 @@ export const effectRouter = router({
     const items = rows.slice(0, input.limit).map(flatten);
     return { items, nextCursor: more ? items[items.length - 1].id : null };
   }),
+
+  /** Effects created per time bucket over the last `hours`, by status. */
+  activity: teamProcedure
+    .input(z.object({ hours: z.number().int().min(1).max(24 * 7).default(24), buckets: z.number().int().min(6).max(96).default(48) }))
+    .query(({ ctx, input }) => countEffectsByStatus({ teamId: ctx.team.id, hours: input.hours, buckets: input.buckets, db: ctx.db })),
 
   get: teamProcedure.input(z.object({ id: z.string().min(1).max(200) })).query(async ({ ctx, input }) => {
     const effect = await ctx.db.effect.findFirst({

@@ -6,6 +6,7 @@ import type { Context } from '../context.ts';
 import { replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
 import { dryRunReducer } from '../../reducers/dry-run-reducer.ts';
 import { Slug } from '../../../schemas/vocabulary.ts';
+import { readReducerProgress } from '../../reducers/read-reducer-progress.ts';
 
 const StreamInput = z.object({ stream: Slug });
 const ReducerInput = StreamInput.extend({ name: Slug });
@@ -52,6 +53,12 @@ export const reducerRouter = router({
       orderBy: { name: 'asc' },
     });
     return reducers.map(summary);
+  }),
+
+  /** Folded, lag and replay progress of each reducer, stamped with the server's time (for rates and ETAs). */
+  progress: teamProcedure.input(StreamInput).query(async ({ ctx, input }) => {
+    const stream = await findStream(ctx, input.stream);
+    return readReducerProgress({ streamId: stream.id, db: ctx.db });
   }),
 
   get: teamProcedure.input(ReducerInput).query(async ({ ctx, input }) => {

@@ -4,7 +4,7 @@ import { router, teamProcedure, teamRoleProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import { assertStreamCapacity } from '../../streams/ensure-stream.ts';
 import { Slug, StreamSettings } from '../../../schemas/index.ts';
-
+import { countEventsPerMinute } from '../../streams/count-events-per-minute.ts';
 
 const streamSelect = {
   id: true,
@@ -29,6 +29,20 @@ export const streamRouter = router({
       FROM "Stream" s WHERE s."teamId" = ${ctx.team.id}::uuid`;
     const byId = new Map(recent.map((r) => [r.id, r.n]));
     return streams.map((s) => ({ ...s, eventsLastHour: byId.get(s.id) ?? 0 }));
+  }),
+
+  /** Events per minute over the last hour: one stream, or the team's 100 most recently active. */
+  activity: teamProcedure.input(z.object({ stream: Slug.optional() })).query(async ({ ctx, input }) => {
+    const streams = await ctx.db.stream.findMany({
+      where: { teamId: ctx.team.id, ...(input.stream ? { slug: input.stream } : {}) },
+      select: { id: true, slug: true, length: true, lastEventAt: true },
+      orderBy: { lastEventAt: { sort: 'desc', nulls: 'last' } },
+      take: 100,
+    });
+    if (input.stream && streams.length === 0) throw new AppError('not_found', `No stream \`${input.stream}\`.`);
+    const { minutes, rates } = await countEventsPerMinute({ streams, db: ctx.db });
+    const slugs = new Map(streams.map((s) => [s.id, s.slug]));
+    return { minutes, streams: rates.map((r) => ({ stream: slugs.get(r.streamId)!, perMinute: r.perMinute })) };
   }),
 
   get: teamProcedure.input(z.object({ stream: Slug })).query(async ({ ctx, input }) => {

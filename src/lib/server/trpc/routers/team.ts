@@ -6,6 +6,7 @@ import { transferOwnership } from '../../teams/manage-members.ts';
 import { ADDRESS } from '../../effects/kinds/define.ts';
 import { formatMailbox } from '../../effects/email-sender.ts';
 import { teamEmailSender } from '../../effects/sender-domains.ts';
+import { readFirstRun } from '../../teams/read-first-run.ts';
 import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
 
@@ -37,6 +38,9 @@ export const teamRouter = router({
     const sender = await teamEmailSender({ id: ctx.team.id, name: team.name, emailFrom: team.emailFrom }, ctx.db);
     return { ...team, role: ctx.role, emailSender: { from: formatMailbox(sender.from), replyTo: sender.replyTo, verified: sender.verified } };
   }),
+
+  /** The first-run checklist: a key, a first event, a reducer, a recipe. */
+  firstRun: teamProcedure.query(({ ctx }) => readFirstRun({ teamId: ctx.team.id, db: ctx.db })),
 
   create: userProcedure.input(z.object({ slug: TeamSlug, name: TeamName.optional() })).mutation(async ({ ctx, input }) => {
     const team = await createTeam({ slug: input.slug, name: input.name, ownerId: ctx.caller.userId, db: ctx.db });

@@ -7,9 +7,10 @@ export const load: PageServerLoad = async (event) => {
   const api = await serverCaller(event);
   const q = event.url.searchParams;
   const status = EffectStatus.safeParse(q.get('status')).data;
-  const [effects, emails] = await Promise.all([
+  const [effects, emails, activity] = await Promise.all([
     api.effect.list({ team: team.slug, status, cursor: q.get('cursor') ?? undefined, limit: 50 }),
     api.effect.emails({ team: team.slug, limit: 20 }),
+    api.effect.activity({ team: team.slug, hours: 24, buckets: 48 }),
   ]);
-  return { status: status ?? null, effects, emails, statuses: EFFECT_STATUSES };
+  return { status: status ?? null, effects, emails, activity, statuses: EFFECT_STATUSES };
 };
