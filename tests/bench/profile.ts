@@ -1,0 +1,162 @@
+// `npm run bench:profile`: where the time goes on the hot path, to decide what to change.
+// 1. Wire counts: web and worker reach PostgreSQL and Redis through counting proxies
+//    (wire-count.ts); one client POSTs, then reads `state?after=`, one event at a time, so each
+//    POST makes exactly one fold job — statements and commands per POST, per state read and per
+//    fold job. Then the same at a steady 1,000 events/s, where wake-ups collapse.
+// 2. CPU profiles: web and worker run with `--cpu-prof` under the single-POST load (wrk, 16
+//    connections) and under the 1,000 events/s POST → state load; cpuprofile-top.ts sums self time.
+// Everything lands in .test-builds/profiles/<run>/ (profiles and report.txt), kept after the run.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, sleep, summary } from './client.ts';
+import { benchResources, buildPipet, ROOT, startPipet, type Pipet } from './stack.ts';
+import { postLoad } from './http-load.ts';
+import { openLoopPostToState } from './latency.ts';
+import { makeFixtures } from './fixtures.ts';
+import { addCounts, describeCounts, pgCountingProxy, redisCountingProxy, total, type Counts, type CountingProxy } from './wire-count.ts';
+import { formatSummary, monotonicUs, summarize } from './cpuprofile-top.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const began = performance.now();
+const id = `prof${Date.now().toString(36)}`;
+const outDir = join(ROOT, '.test-builds', 'profiles', id);
+mkdirSync(outDir, { recursive: true });
+const report: string[] = [];
+const say = (s = '') => {
+  report.push(s);
+  console.log(s);
+};
+const log = (s: string) => process.stderr.write(`[profile +${((performance.now() - began) / 1000).toFixed(0)}s] ${s}\n`);
+
+const resources = await benchResources(id);
+const { databaseUrl, prefix, services, buildRoot } = resources;
+Object.assign(process.env, { DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: prefix, NODE_ENV: 'production' });
+(await import('../../src/lib/server/env.ts')).resetEnv();
+
+let pipet: Pipet | undefined;
+const proxies: CountingProxy[] = [];
+async function cleanup() {
+  await pipet?.stop();
+  await Promise.allSettled(proxies.map((p) => p.close()));
+  const { closeDb } = await import('../../src/lib/server/db/client.ts');
+  const { closeQueues } = await import('../../src/lib/server/queue/enqueue.ts');
+  const { closeRedis } = await import('../../src/lib/server/redis.ts');
+  const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox.ts');
+  await Promise.allSettled([closeQueues(), closeSandbox()]);
+  await Promise.allSettled([closeRedis(), closeDb()]);
+  await resources.cleanup();
+}
+
+let failed: unknown;
+try {
+  log('vite build');
+  const buildDir = buildPipet(buildRoot);
+  const fx = await makeFixtures({ counted: ['clicks', 'state', 'open', 'loaded'] });
+  const env = { DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: prefix };
+  say(`Pipet profile ${new Date().toISOString()} — output in ${outDir}`);
+
+  // ---- 1. wire counts ----
+  log('wire counts: one client, POST then GET state?after, one event at a time');
+  const [webPg, workerPg, webRedis, workerRedis] = await Promise.all([pgCountingProxy(databaseUrl), pgCountingProxy(databaseUrl), redisCountingProxy(services.redisUrl), redisCountingProxy(services.redisUrl)]);
+  proxies.push(webPg, workerPg, webRedis, workerRedis);
+  // No periodic sweep during the count (it would add its own statements); it runs once at start.
+  pipet = await startPipet({
+    buildDir,
+    env: { ...env, SWEEP_INTERVAL_MS: '3600000' },
+    webEnv: { DATABASE_URL: webPg.url, REDIS_URL: webRedis.url },
+    workerEnv: { DATABASE_URL: workerPg.url, REDIS_URL: workerRedis.url },
+  });
+  const client = new Client(pipet.url, { authorization: fx.authorization });
+  const statePath = `${fx.path('state')}/state/count`;
+  for (let i = 0; i < 30; i++) {
+    const index = await client.append(fx.path('state'), { i });
+    await client.request('GET', `${statePath}?after=${index}`);
+  }
+  await sleep(500);
+  const N = 200;
+  const acc = { postPg: new Map(), postRedis: new Map(), getPg: new Map(), getRedis: new Map() } as Record<string, Counts>;
+  for (const p of proxies) p.reset();
+  for (let i = 0; i < N; i++) {
+    webPg.reset();
+    webRedis.reset();
+    const index = await client.append(fx.path('state'), { i });
+    addCounts(acc.postPg, webPg.counts());
+    addCounts(acc.postRedis, webRedis.counts());
+    webPg.reset();
+    webRedis.reset();
+    const r = await client.request('GET', `${statePath}?after=${index}`);
+    if (r.status !== 200) throw new Error(`GET state: ${r.status}`);
+    addCounts(acc.getPg, webPg.counts());
+    addCounts(acc.getRedis, webRedis.counts());
+    await sleep(30); // the fold job's tail (its last statements, completing the job) ends
+  }
+  await sleep(300);
+  const foldPg = workerPg.counts();
+  const foldRedis = workerRedis.counts();
+  say(`\n## Wire counts, one event at a time (${N} events; each POST makes one fold job)`);
+  say(`web, per POST: ${(total(acc.postPg) / N).toFixed(2)} PostgreSQL round trips, ${(total(acc.postRedis) / N).toFixed(2)} Redis commands`);
+  for (const l of [...describeCounts(acc.postPg, N), ...describeCounts(acc.postRedis, N)]) say(l);
+  say(`web, per GET state?after=i: ${(total(acc.getPg) / N).toFixed(2)} PostgreSQL round trips, ${(total(acc.getRedis) / N).toFixed(2)} Redis commands`);
+  for (const l of [...describeCounts(acc.getPg, N), ...describeCounts(acc.getRedis, N)]) say(l);
+  say(`worker, per fold job: ${(total(foldPg) / N).toFixed(2)} PostgreSQL round trips, ${(total(foldRedis) / N).toFixed(2)} Redis commands`);
+  for (const l of [...describeCounts(foldPg, N), ...describeCounts(foldRedis, N)]) say(l);
+
+  log('wire counts at a steady 1,000 events/s for 5 s');
+  await sleep(500);
+  for (const p of proxies) p.reset();
+  const loaded = await openLoopPostToState({ base: pipet.url, headers: { authorization: fx.authorization }, path: fx.path('loaded'), statePath: `${fx.path('loaded')}/state/count`, rate: 1_000, seconds: 5 });
+  await sleep(500);
+  const events = loaded.sent;
+  const jobs = workerRedis.counts().get('EVALSHA moveToFinished') ?? NaN;
+  say(`\n## Wire counts at 1,000 events/s (${events} events, ${jobs} fold jobs completed; through the proxies, p50 ${summary(loaded.total).p50.toFixed(0)} ms)`);
+  say(`web per event (POST + GET state): ${(total(webPg.counts()) / events).toFixed(2)} PostgreSQL round trips, ${(total(webRedis.counts()) / events).toFixed(2)} Redis commands`);
+  for (const l of [...describeCounts(webPg.counts(), events), ...describeCounts(webRedis.counts(), events)].slice(0, 30)) say(l);
+  say(`worker per fold job: ${(total(workerPg.counts()) / jobs).toFixed(2)} PostgreSQL round trips, ${(total(workerRedis.counts()) / jobs).toFixed(2)} Redis commands; per event ${(total(workerPg.counts()) / events).toFixed(2)} / ${(total(workerRedis.counts()) / events).toFixed(2)}`);
+  for (const l of [...describeCounts(workerPg.counts(), jobs), ...describeCounts(workerRedis.counts(), jobs)].slice(0, 30)) say(l);
+  client.close();
+  await pipet.stop();
+  pipet = undefined;
+
+  // ---- 2. CPU profiles ----
+  for (const load of ['post', 'state'] as const) {
+    const dir = join(outDir, load);
+    mkdirSync(dir, { recursive: true });
+    log(`CPU profile under the ${load === 'post' ? 'single-POST (wrk, 16 connections)' : '1,000 events/s POST → state'} load, ${SECONDS} s`);
+    pipet = await startPipet({ buildDir, env, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+    const pids = { web: pipet.web.child.pid!, worker: pipet.worker.child.pid! };
+    const warm = new Client(pipet.url, { authorization: fx.authorization });
+    for (let i = 0; i < 50; i++) await warm.append(fx.path(load === 'post' ? 'clicks' : 'open'), { i });
+    warm.close();
+    let figure: string;
+    const fromUs = monotonicUs();
+    if (load === 'post') {
+      const r = await postLoad({ url: `${pipet.url}${fx.path('clicks')}`, body: JSON.stringify({ type: 'click', user: 'u_1234', path: '/pricing' }), authorization: fx.authorization, connections: 16, seconds: SECONDS });
+      figure = `${r.requestsPerS.toFixed(0)} POSTs/s under the profiler, ${r.errors} errors`;
+    } else {
+      const r = await openLoopPostToState({ base: pipet.url, headers: { authorization: fx.authorization }, path: fx.path('open'), statePath: `${fx.path('open')}/state/count`, rate: 1_000, seconds: SECONDS });
+      const s = summary(r.total);
+      figure = `POST → state p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms under the profiler (${r.ok}/${r.sent} ok)`;
+    }
+    const toUs = monotonicUs();
+    await pipet.stop();
+    pipet = undefined;
+    say(`\n## CPU profile: ${load === 'post' ? 'single POSTs, wrk 16 connections' : 'POST → state at 1,000 events/s'}, ${SECONDS} s — ${figure}`);
+    say(`(self time inside the load's window only; the sandbox threads are not profiled: sandbox.ts starts them with an execArgv of its own, without --cpu-prof)`);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile
+      const [, , , pid, thread] = file.split('.');
+      const who = Number(pid) === pids.web ? 'web' : Number(pid) === pids.worker ? 'worker' : `pid ${pid}`;
+      const label = `${who} ${thread === '0' ? 'main thread' : `thread ${thread}${who === 'worker' ? ' (sandbox)' : ''}`} — ${file}`;
+      say(formatSummary(summarize(join(dir, file), 25, { fromUs, toUs }), label));
+    }
+  }
+} catch (error) {
+  failed = error;
+  console.error(error);
+} finally {
+  log('stopping and cleaning up');
+  await cleanup();
+  writeFileSync(join(outDir, 'report.txt'), `${report.join('\n')}\n`);
+}
+console.log(`\nreport: ${join(outDir, 'report.txt')} (${((performance.now() - began) / 1000).toFixed(0)} s)`);
+process.exit(failed ? 1 : 0);
