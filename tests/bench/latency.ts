@@ -8,10 +8,12 @@ import http from 'node:http';
 import { freePort } from '../../src/lib/server/embedded/free-port.ts';
 import { Client, sleep } from './client.ts';
 
-/** Sequential POSTs; milliseconds from send to `201`. */
-export async function ackLatency({ client, path, count, warmup = 100 }: { client: Client; path: string; count: number; warmup?: number }): Promise<number[]> {
+/** Sequential POSTs (`count`, or as many as fit in `maxMs` after the warm-up); milliseconds from send to `201`. */
+export async function ackLatency({ client, path, count, maxMs = 15_000, warmup = 100 }: { client: Client; path: string; count: number; maxMs?: number; warmup?: number }): Promise<number[]> {
   const samples: number[] = [];
-  for (let i = 0; i < warmup + count; i++) {
+  let deadline = Infinity;
+  for (let i = 0; i < warmup + count && performance.now() < deadline; i++) {
+    if (i === warmup) deadline = performance.now() + maxMs;
     const t0 = performance.now();
     await client.append(path, { type: 'click', i });
     if (i >= warmup) samples.push(performance.now() - t0);
@@ -27,10 +29,12 @@ async function waitState(client: Client, statePath: string, index: number): Prom
 }
 
 /** One client: POST, then GET state?after=index; milliseconds from the POST's send to the state's answer. */
-export async function postToState({ client, path, statePath, count, warmup = 50 }: { client: Client; path: string; statePath: string; count: number; warmup?: number }): Promise<{ total: number[]; ack: number[] }> {
+export async function postToState({ client, path, statePath, count, maxMs = 20_000, warmup = 50 }: { client: Client; path: string; statePath: string; count: number; maxMs?: number; warmup?: number }): Promise<{ total: number[]; ack: number[] }> {
   const total: number[] = [];
   const ack: number[] = [];
-  for (let i = 0; i < warmup + count; i++) {
+  let deadline = Infinity;
+  for (let i = 0; i < warmup + count && performance.now() < deadline; i++) {
+    if (i === warmup) deadline = performance.now() + maxMs;
     const t0 = performance.now();
     const index = await client.append(path, { type: 'click', i });
     const t1 = performance.now();
@@ -51,7 +55,7 @@ export type OpenLoopResult = { sent: number; ok: number; errors: number; incompl
  * `drainMs` after the last send are cut off and counted as incomplete, with the time they had
  * waited by then as a lower bound of their latency (so a saturated run still ends, and shows it).
  */
-export async function openLoopPostToState({ base, headers, path, statePath, rate, seconds, drainMs = 30_000 }: { base: string; headers: Record<string, string>; path: string; statePath: string; rate: number; seconds: number; drainMs?: number }): Promise<OpenLoopResult> {
+export async function openLoopPostToState({ base, headers, path, statePath, rate, seconds, drainMs = 20_000 }: { base: string; headers: Record<string, string>; path: string; statePath: string; rate: number; seconds: number; drainMs?: number }): Promise<OpenLoopResult> {
   const posts = new Client(base, headers, 256);
   const states = new Client(base, headers, 1024);
   const total: number[] = [];
@@ -108,7 +112,7 @@ export async function openLoopPostToState({ base, headers, path, statePath, rate
 }
 
 /** After a saturating load: waits (≤ timeoutMs) until the stream stops growing and its reducer has folded it all. */
-export async function settle({ client, path, statePath, timeoutMs = 120_000 }: { client: Client; path: string; statePath: string; timeoutMs?: number }): Promise<void> {
+export async function settle({ client, path, statePath, timeoutMs = 45_000 }: { client: Client; path: string; statePath: string; timeoutMs?: number }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = -1;
   for (;;) {
@@ -169,9 +173,11 @@ export function webhookReducer(url: string): string {
 }
 
 /** One client: POST {i}, wait for webhook i; milliseconds from the POST's send to the webhook's arrival. */
-export async function postToWebhook({ client, path, receiver, count, warmup = 20 }: { client: Client; path: string; receiver: Awaited<ReturnType<typeof webhookReceiver>>; count: number; warmup?: number }): Promise<number[]> {
+export async function postToWebhook({ client, path, receiver, count, maxMs = 15_000, warmup = 20 }: { client: Client; path: string; receiver: Awaited<ReturnType<typeof webhookReceiver>>; count: number; maxMs?: number; warmup?: number }): Promise<number[]> {
   const samples: number[] = [];
-  for (let i = 0; i < warmup + count; i++) {
+  let deadline = Infinity;
+  for (let i = 0; i < warmup + count && performance.now() < deadline; i++) {
+    if (i === warmup) deadline = performance.now() + maxMs;
     const t0 = performance.now();
     const arrived = receiver.arrived(i);
     arrived.catch(() => {}); // awaited below; a failed POST must not leave it unhandled

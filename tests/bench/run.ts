@@ -150,7 +150,7 @@ try {
     const floorClient = new Client(floor.url);
     const floorAck = summary(await ackLatency({ client: floorClient, path: '/', count: 1_000 }));
     floorClient.close();
-    row('POST acknowledged (201), one client, p50 / p99 ms', `${fmt(ack.p50, 2)} / ${fmt(ack.p99, 2)}`, `floor ${fmt(floorAck.p50, 2)} / ${fmt(floorAck.p99, 2)}`);
+    row('POST acknowledged (201), one client, p50 / p99 ms', `${fmt(ack.p50, 2)} / ${fmt(ack.p99, 2)} (n ${ack.n})`, `floor ${fmt(floorAck.p50, 2)} / ${fmt(floorAck.p99, 2)} (n ${floorAck.n})`);
     figures.post_ack_p50_ms = round(ack.p50, 3);
     figures.post_ack_p99_ms = round(ack.p99, 3);
     figures.floor_ack_p50_ms = round(floorAck.p50, 3);
@@ -161,8 +161,8 @@ try {
     log('POST → state visible, one client');
     const one = await postToState({ client, path: path('state'), statePath: `${path('state')}/state/count`, count: 1_000 });
     const t = summary(one.total);
-    const natsCell = nats ? `NATS JetStream publish → consumer ${fmt(nats.publishToConsumer.p50, 2)} / ${fmt(nats.publishToConsumer.p99, 2)}; Pipet/NATS p50 ${fmt(t.p50 / nats.publishToConsumer.p50, 1)}×` : '';
-    row('POST → state visible (GET state?after=i), one client, p50 / p99 ms', `${fmt(t.p50, 2)} / ${fmt(t.p99, 2)}`, natsCell);
+    const natsCell = nats ? `NATS JetStream publish → durable consumer ${fmt(nats.publishToConsumer.p50, 2)} / ${fmt(nats.publishToConsumer.p99, 2)} (n ${nats.publishToConsumer.n}); Pipet/NATS p50 ${fmt(t.p50 / nats.publishToConsumer.p50, 1)}×` : '';
+    row('POST → state visible (GET state?after=i), one client, p50 / p99 ms', `${fmt(t.p50, 2)} / ${fmt(t.p99, 2)} (n ${t.n})`, natsCell);
     figures.post_to_state_p50_ms = round(t.p50, 3);
     figures.post_to_state_p99_ms = round(t.p99, 3);
     figures.post_to_state_ack_p50_ms = round(percentile(one.ack, 50), 3);
@@ -178,7 +178,7 @@ try {
     row(
       `POST → state visible at a steady ${fmt(RATE)} events/s (open loop), p50 / p99 ms`,
       `${fmt(o.p50, 1)} / ${fmt(o.p99, 1)} (of which POST 201: ${fmt(oa.p50, 1)} / ${fmt(oa.p99, 1)})`,
-      `${fmt(open.ok)} of ${fmt(open.sent)} ok${open.incomplete ? `, ${fmt(open.incomplete)} cut off unanswered after 30 s (counted at their wait so far)` : ''}${open.errors ? `, ${fmt(open.errors)} errors (${open.firstError})` : ''}; sender lag max ${fmt(open.maxSendLagMs, 1)} ms; CPU ${fmt(busy.open * 100)}% busy`,
+      `${fmt(open.ok)} of ${fmt(open.sent)} ok${open.incomplete ? `, ${fmt(open.incomplete)} cut off unanswered 20 s after the last send (counted at their wait so far)` : ''}${open.errors ? `, ${fmt(open.errors)} errors (${open.firstError})` : ''}; sender lag max ${fmt(open.maxSendLagMs, 1)} ms; CPU ${fmt(busy.open * 100)}% busy`,
     );
     figures.post_to_state_1k_p50_ms = round(o.p50, 2);
     figures.post_to_state_1k_p99_ms = round(o.p99, 2);
@@ -194,7 +194,7 @@ try {
     log('POST → webhook arrives, one client');
     await sleep(2_000);
     const w = summary(await postToWebhook({ client, path: path('hooks'), receiver, count: 300 }));
-    row('POST → reducer request() webhook arrives on loopback, one client, p50 / p99 ms', `${fmt(w.p50, 2)} / ${fmt(w.p99, 2)}`, '');
+    row('POST → reducer request() webhook arrives on loopback, one client, p50 / p99 ms', `${fmt(w.p50, 2)} / ${fmt(w.p99, 2)} (n ${w.n})`, '');
     figures.post_to_webhook_p50_ms = round(w.p50, 3);
     figures.post_to_webhook_p99_ms = round(w.p99, 3);
   }
