@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client, sleep, summary } from './client.ts';
 import { benchResources, buildPipet, ROOT, startPipet, type Pipet } from './stack.ts';
 import { postLoad } from './http-load.ts';
-import { openLoopPostToState } from './latency.ts';
+import { openLoopPostToState, settle } from './latency.ts';
 import { makeFixtures } from './fixtures.ts';
 import { addCounts, describeCounts, pgCountingProxy, redisCountingProxy, total, type Counts, type CountingProxy } from './wire-count.ts';
 import { formatSummary, monotonicUs, summarize } from './cpuprofile-top.ts';
@@ -106,12 +106,13 @@ try {
   for (const p of proxies) p.reset();
   const loaded = await openLoopPostToState({ base: pipet.url, headers: { authorization: fx.authorization }, path: fx.path('loaded'), statePath: `${fx.path('loaded')}/state/count`, rate: 1_000, seconds: 5 });
   await sleep(500);
-  const events = loaded.sent;
+  const appendKey = [...webPg.counts().keys()].find((k) => k.startsWith('WITH bumped AS'));
+  const appends = appendKey ? webPg.counts().get(appendKey)! : NaN;
   const jobs = workerRedis.counts().get('EVALSHA moveToFinished') ?? NaN;
-  say(`\n## Wire counts at 1,000 events/s (${events} events, ${jobs} fold jobs completed; through the proxies, p50 ${summary(loaded.total).p50.toFixed(0)} ms)`);
-  say(`web per event (POST + GET state): ${(total(webPg.counts()) / events).toFixed(2)} PostgreSQL round trips, ${(total(webRedis.counts()) / events).toFixed(2)} Redis commands`);
-  for (const l of [...describeCounts(webPg.counts(), events), ...describeCounts(webRedis.counts(), events)].slice(0, 30)) say(l);
-  say(`worker per fold job: ${(total(workerPg.counts()) / jobs).toFixed(2)} PostgreSQL round trips, ${(total(workerRedis.counts()) / jobs).toFixed(2)} Redis commands; per event ${(total(workerPg.counts()) / events).toFixed(2)} / ${(total(workerRedis.counts()) / events).toFixed(2)}`);
+  say(`\n## Wire counts at 1,000 events/s for 5 s (${loaded.sent} sent, ${appends} appended before the cut-off, ${jobs} fold jobs completed, ${(appends / jobs).toFixed(1)} appends per fold job; through the proxies, p50 ${summary(loaded.total).p50.toFixed(0)} ms)`);
+  say(`web per appended event (its POST and its GET state?after): ${(total(webPg.counts()) / appends).toFixed(2)} PostgreSQL round trips, ${(total(webRedis.counts()) / appends).toFixed(2)} Redis commands`);
+  for (const l of [...describeCounts(webPg.counts(), appends), ...describeCounts(webRedis.counts(), appends)].slice(0, 30)) say(l);
+  say(`worker per fold job: ${(total(workerPg.counts()) / jobs).toFixed(2)} PostgreSQL round trips, ${(total(workerRedis.counts()) / jobs).toFixed(2)} Redis commands (ROLLBACK = a fold that lost the race to a concurrent job on the same stream)`);
   for (const l of [...describeCounts(workerPg.counts(), jobs), ...describeCounts(workerRedis.counts(), jobs)].slice(0, 30)) say(l);
   client.close();
   await pipet.stop();
@@ -124,11 +125,13 @@ try {
     log(`CPU profile under the ${load === 'post' ? 'single-POST (wrk, 16 connections)' : '1,000 events/s POST → state'} load, ${SECONDS} s`);
     pipet = await startPipet({ buildDir, env, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
     const pids = { web: pipet.web.child.pid!, worker: pipet.worker.child.pid! };
+    const procs = { web: pipet.web, worker: pipet.worker };
     const warm = new Client(pipet.url, { authorization: fx.authorization });
     for (let i = 0; i < 50; i++) await warm.append(fx.path(load === 'post' ? 'clicks' : 'open'), { i });
     warm.close();
     let figure: string;
     const fromUs = monotonicUs();
+    const cpuFrom = { web: procs.web.cpuMs(), worker: procs.worker.cpuMs() };
     if (load === 'post') {
       const r = await postLoad({ url: `${pipet.url}${fx.path('clicks')}`, body: JSON.stringify({ type: 'click', user: 'u_1234', path: '/pricing' }), authorization: fx.authorization, connections: 16, seconds: SECONDS });
       figure = `${r.requestsPerS.toFixed(0)} POSTs/s under the profiler, ${r.errors} errors`;
@@ -136,12 +139,18 @@ try {
       const r = await openLoopPostToState({ base: pipet.url, headers: { authorization: fx.authorization }, path: fx.path('open'), statePath: `${fx.path('open')}/state/count`, rate: 1_000, seconds: SECONDS });
       const s = summary(r.total);
       figure = `POST → state p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms under the profiler (${r.ok}/${r.sent} ok)`;
+      // Let a backlog drain, so the web process stops gracefully and writes its profile.
+      const c = new Client(pipet.url, { authorization: fx.authorization });
+      await settle({ client: c, path: fx.path('open'), statePath: `${fx.path('open')}/state/count` });
+      c.close();
     }
     const toUs = monotonicUs();
+    const cpuUsed = { web: procs.web.cpuMs() - cpuFrom.web, worker: procs.worker.cpuMs() - cpuFrom.worker };
     await pipet.stop();
     pipet = undefined;
     say(`\n## CPU profile: ${load === 'post' ? 'single POSTs, wrk 16 connections' : 'POST → state at 1,000 events/s'}, ${SECONDS} s — ${figure}`);
     say(`(self time inside the load's window only; the sandbox threads are not profiled: sandbox.ts starts them with an execArgv of its own, without --cpu-prof)`);
+    say(`CPU actually used in the window (/proc, all threads): web ${(cpuUsed.web / 1000).toFixed(2)} s, worker ${(cpuUsed.worker / 1000).toFixed(2)} s of ${((toUs - fromUs) / 1e6).toFixed(1)} s. "busy" below is the profiler's wall-clock view of the main thread: time off-CPU inside a call (a socket write that wakes PostgreSQL and gets preempted) counts there.`);
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
       // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile
       const [, , , pid, thread] = file.split('.');

@@ -125,17 +125,26 @@ try {
     log(`single POSTs: ${loadTool()}, 16 connections, 3 s warm-up then ${SECONDS} s each (floor, then Pipet)`);
     await postLoad({ url: floor.url, body, connections: 16, seconds: 3 });
     let cpu = cpuBusy();
+    let floorCpu = floor.proc.cpuMs();
     const floorLoad = await postLoad({ url: floor.url, body, connections: 16, seconds: SECONDS });
+    floorCpu = floor.proc.cpuMs() - floorCpu;
     busy.floor = cpu();
     await postLoad({ url: `${pipet.url}${path('clicks')}`, body, authorization, connections: 16, seconds: 3 });
     cpu = cpuBusy();
+    // CPU each process spends per POST: steadier than rates on a shared machine.
+    const cpuAt = { web: pipet.web.cpuMs(), worker: pipet.worker.cpuMs() };
     const single = await postLoad({ url: `${pipet.url}${path('clicks')}`, body, authorization, connections: 16, seconds: SECONDS });
+    const cpuPer = { web: (pipet.web.cpuMs() - cpuAt.web) / single.requests, worker: (pipet.worker.cpuMs() - cpuAt.worker) / single.requests, floor: floorCpu / floorLoad.requests };
     busy.single = cpu();
     await sleep(1_000);
     const plain = await postLoad({ url: `${pipet.url}${path('plain')}`, body, authorization, connections: 16, seconds: SECONDS });
     const loadCell = (l: LoadResult) => `${fmt(l.requestsPerS)}/s (p50 ${fmt(l.p50Ms, 1)} ms, p99 ${fmt(l.p99Ms, 1)} ms${l.errors ? `, ${fmt(l.errors)} errors` : ''})`;
     row('single-event POSTs/s, keep-alive, 16 connections (stream with a counter reducer)', loadCell(single), `floor ${loadCell(floorLoad)}; Pipet/floor ${fmt(single.requestsPerS / floorLoad.requestsPerS, 2)}`);
     row('… the same on a stream without reducers', loadCell(plain), '');
+    row('CPU per POST under that load: web / worker, ms', `${fmt(cpuPer.web, 2)} / ${fmt(cpuPer.worker, 2)}`, `floor ${fmt(cpuPer.floor, 2)} (PostgreSQL's own CPU not counted)`);
+    figures.web_cpu_ms_per_post = round(cpuPer.web, 3);
+    figures.worker_cpu_ms_per_post = round(cpuPer.worker, 3);
+    figures.floor_cpu_ms_per_post = round(cpuPer.floor, 3);
     figures.single_posts_per_s = round(single.requestsPerS, 0);
     figures.single_posts_errors = single.errors;
     figures.single_posts_no_reducer_per_s = round(plain.requestsPerS, 0);

@@ -11,7 +11,7 @@ import { sleep } from './client.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
-export type Proc = { name: string; child: ChildProcess; output(): string; rssMb(): number; stop(): Promise<void> };
+export type Proc = { name: string; child: ChildProcess; output(): string; rssMb(): number; cpuMs(): number; stop(): Promise<void> };
 
 /** A Node child process (this Node, so Node 24), its output kept (the tail) for error messages. */
 export function spawnNode(name: string, args: string[], env: Record<string, string>, nodeFlags: string[] = []): Proc {
@@ -30,10 +30,14 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
     child,
     output: () => out,
     rssMb: () => rssMb(child.pid!),
+    cpuMs: () => cpuMs(child.pid!),
     // Graceful, so --cpu-prof writes its profile; a stop that hangs is cut short.
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const timer = setTimeout(() => {
+        process.stderr.write(`${name} did not stop within 30 s of SIGTERM: killed (a --cpu-prof profile is lost)\n`);
+        child.kill('SIGKILL');
+      }, 30_000);
       child.kill('SIGTERM');
       await exited;
       clearTimeout(timer);
@@ -51,6 +55,19 @@ export function rssMb(pid: number): number {
   }
   const ps = spawnSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' });
   return Number(ps.stdout.trim()) / 1024 || NaN;
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU time (user + system, all threads) a process has used so far, ms (Linux /proc; else NaN). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
 }
 
 async function waitFor(proc: Proc, ready: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
@@ -83,7 +100,9 @@ export async function startPipet({ buildDir, env, webEnv = {}, workerEnv = {}, n
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const common = { NODE_ENV: 'production', ALLOW_PRIVATE_WEBHOOKS: 'true', ...env };
-  const web = spawnNode('web', [join(buildDir, 'index.js')], { ...common, HOST: '127.0.0.1', PORT: String(port), ORIGIN: url, ...webEnv }, nodeFlags);
+  // SHUTDOWN_TIMEOUT: adapter-node closes lingering connections after 3 s, so a stop after a
+  // saturating load ends (and --cpu-prof writes its profile) before the stop's hard limit.
+  const web = spawnNode('web', [join(buildDir, 'index.js')], { ...common, HOST: '127.0.0.1', PORT: String(port), ORIGIN: url, SHUTDOWN_TIMEOUT: '3', ...webEnv }, nodeFlags);
   const worker = spawnNode('worker', ['src/worker/main.ts'], { ...common, ...workerEnv }, nodeFlags);
   try {
     await waitFor(web, async () => (await fetch(`${url}/thanks`)).ok, 'The web process');
