@@ -3,7 +3,7 @@
 // own, the bare node:http + pg floor server, and NATS JetStream; prints a table, then as its last
 // line one JSON object. BENCH_ONLY=part,part runs some parts (sandbox, nats, post, latency,
 // webhook, batch, big). Progress goes to stderr; the table and the JSON line to stdout.
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Client, percentile, sleep, summary } from './client.ts';
 import { benchResources, buildPipet, startFloor, startPipet, type Pipet, type Proc } from './stack.ts';
@@ -26,6 +26,7 @@ const round = (n: number, digits = 2) => (Number.isFinite(n) ? Math.round(n * 10
 
 const began = performance.now();
 const startedAt = new Date();
+const loadAtStart = loadavg()[0];
 const id = `bench${Date.now().toString(36)}`;
 const figures: Record<string, number | null> = {};
 const rows: [string, string, string][] = [];
@@ -262,8 +263,11 @@ try {
 
 const seconds = (performance.now() - began) / 1000;
 figures.run_seconds = round(seconds, 0);
+// Other work on the machine shows here: every figure above shares the cores with it.
+figures.loadavg_1m_start = round(loadAtStart, 2);
+figures.loadavg_1m_end = round(loadavg()[0], 2);
 const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 10));
-console.log(`\nPipet benchmark — ${startedAt.toISOString()} — ${cpuModel()}, Node ${process.version}, load: ${loadTool()}; run took ${fmt(seconds)} s`);
+console.log(`\nPipet benchmark — ${startedAt.toISOString()} — ${cpuModel()}, Node ${process.version}, load: ${loadTool()}; run took ${fmt(seconds)} s; load average ${fmt(loadAtStart, 1)} at the start, ${fmt(loadavg()[0], 1)} at the end`);
 console.log(`| ${'figure'.padEnd(widths[0])} | ${'Pipet'.padEnd(widths[1])} | ${'beside it, same run'.padEnd(widths[2])} |`);
 console.log(`| ${'-'.repeat(widths[0])} | ${'-'.repeat(widths[1])} | ${'-'.repeat(widths[2])} |`);
 for (const r of rows) console.log(`| ${r[0].padEnd(widths[0])} | ${r[1].padEnd(widths[1])} | ${r[2].padEnd(widths[2])} |`);
