@@ -9,7 +9,11 @@ type ProfileNode = { id: number; callFrame: CallFrame; hitCount?: number };
 type Profile = { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] };
 
 export type Row = { key: string; ms: number; share: number };
-export type ProfileSummary = { file: string; wallMs: number; busyMs: number; idleMs: number; gcMs: number; functions: Row[]; files: Row[]; packages: Row[] };
+export type ProfileSummary = { file: string; wallMs: number; busyMs: number; idleMs: number; gcMs: number; socketWriteMs: number; functions: Row[]; files: Row[]; packages: Row[] };
+
+// Native stream writes: a socket write to PostgreSQL, Redis or an HTTP client. Time the thread spends
+// in them includes being preempted by the process it just woke, on a busy machine.
+const SOCKET_WRITES = new Set(['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString']);
 
 /** A short, stable name for a script URL: the package under node_modules, the project path, or node:… */
 export function shortUrl(url: string): string {
@@ -71,6 +75,7 @@ export function summarize(file: string, n = 25, window?: { fromUs: number; toUs:
   const packages = new Map<string, number>();
   let idle = 0;
   let gc = 0;
+  let socketWrites = 0;
   let all = 0;
   for (const [nodeId, us] of selfUs) {
     const { functionName, url, lineNumber } = byId.get(nodeId)!.callFrame;
@@ -80,6 +85,7 @@ export function summarize(file: string, n = 25, window?: { fromUs: number; toUs:
       continue;
     }
     if (functionName === '(garbage collector)') gc += us;
+    if (!url && SOCKET_WRITES.has(functionName)) socketWrites += us;
     const name = functionName || '(anonymous)';
     const where = url ? `${shortUrl(url)}:${lineNumber + 1}` : '';
     functions.set(`${name} ${where}`.trim(), (functions.get(`${name} ${where}`.trim()) ?? 0) + us);
@@ -95,6 +101,7 @@ export function summarize(file: string, n = 25, window?: { fromUs: number; toUs:
     busyMs,
     idleMs: idle / 1000,
     gcMs: gc / 1000,
+    socketWriteMs: socketWrites / 1000,
     functions: top(functions, busyMs, n),
     files: top(files, busyMs, n),
     packages: top(packages, busyMs, n),
@@ -105,7 +112,7 @@ export function formatSummary(s: ProfileSummary, label = s.file): string {
   const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)}%`;
   const lines = [
     `== ${label}`,
-    `   window ${(s.wallMs / 1000).toFixed(1)} s, busy ${(s.busyMs / 1000).toFixed(2)} s (${((s.busyMs / s.wallMs) * 100).toFixed(0)}% of one core), GC ${pct(s.gcMs / s.busyMs)} of busy`,
+    `   window ${(s.wallMs / 1000).toFixed(1)} s, busy ${(s.busyMs / 1000).toFixed(2)} s (${((s.busyMs / s.wallMs) * 100).toFixed(0)}% of one core), GC ${pct(s.gcMs / s.busyMs)}, socket writes (writev, writeBuffer, writeUtf8String) ${pct(s.socketWriteMs / s.busyMs)} of busy`,
     '   -- self time by package / area (% of busy)',
     ...s.packages.slice(0, 15).map((r) => `   ${pct(r.share)} ${r.ms.toFixed(0).padStart(7)} ms  ${r.key}`),
     '   -- self time by file',
