@@ -3,18 +3,19 @@
 //    (wire-count.ts); one client POSTs, then reads `state?after=`, one event at a time, so each
 //    POST makes exactly one fold job — statements and commands per POST, per state read and per
 //    fold job. Then the same at a steady 1,000 events/s, where wake-ups collapse.
-// 2. CPU profiles: web and worker run with `--cpu-prof` under the single-POST load (wrk, 16
-//    connections) and under the 1,000 events/s POST → state load; cpuprofile-top.ts sums self time.
+// 2. CPU profiles: V8's profiler in web and worker (started and stopped by signal through
+//    cpu-profile-hook.ts, preloaded with --import) over exactly the single-POST load (wrk, 16
+//    connections) and the 1,000 events/s POST → state load; cpuprofile-top.ts sums self time.
 // Everything lands in .test-builds/profiles/<run>/ (profiles and report.txt), kept after the run.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, sleep, summary } from './client.ts';
 import { benchResources, buildPipet, ROOT, startPipet, type Pipet } from './stack.ts';
 import { postLoad } from './http-load.ts';
-import { openLoopPostToState, settle } from './latency.ts';
+import { openLoopPostToState } from './latency.ts';
 import { makeFixtures } from './fixtures.ts';
 import { addCounts, describeCounts, pgCountingProxy, redisCountingProxy, total, type Counts, type CountingProxy } from './wire-count.ts';
-import { formatSummary, monotonicUs, summarize } from './cpuprofile-top.ts';
+import { formatSummary, summarize } from './cpuprofile-top.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const began = performance.now();
@@ -119,44 +120,47 @@ try {
   pipet = undefined;
 
   // ---- 2. CPU profiles ----
+  const hook = join(import.meta.dirname, 'cpu-profile-hook.ts');
   for (const load of ['post', 'state'] as const) {
     const dir = join(outDir, load);
     mkdirSync(dir, { recursive: true });
     log(`CPU profile under the ${load === 'post' ? 'single-POST (wrk, 16 connections)' : '1,000 events/s POST → state'} load, ${SECONDS} s`);
-    pipet = await startPipet({ buildDir, env, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-    const pids = { web: pipet.web.child.pid!, worker: pipet.worker.child.pid! };
+    pipet = await startPipet({
+      buildDir,
+      env: { ...env, BENCH_PROFILE_DIR: dir },
+      webEnv: { BENCH_PROFILE_NAME: 'web' },
+      workerEnv: { BENCH_PROFILE_NAME: 'worker' },
+      nodeFlags: ['--import', hook],
+    });
     const procs = { web: pipet.web, worker: pipet.worker };
     const warm = new Client(pipet.url, { authorization: fx.authorization });
     for (let i = 0; i < 50; i++) await warm.append(fx.path(load === 'post' ? 'clicks' : 'open'), { i });
     warm.close();
-    let figure: string;
-    const fromUs = monotonicUs();
+    await sleep(1_000);
+    // SIGUSR2 starts the profiler in each process (cpu-profile-hook.ts); the next one writes the profile.
+    for (const p of Object.values(procs)) p.child.kill('SIGUSR2');
+    await sleep(200);
     const cpuFrom = { web: procs.web.cpuMs(), worker: procs.worker.cpuMs() };
+    const t0 = performance.now();
+    let figure: string;
     if (load === 'post') {
       const r = await postLoad({ url: `${pipet.url}${fx.path('clicks')}`, body: JSON.stringify({ type: 'click', user: 'u_1234', path: '/pricing' }), authorization: fx.authorization, connections: 16, seconds: SECONDS });
       figure = `${r.requestsPerS.toFixed(0)} POSTs/s under the profiler, ${r.errors} errors`;
     } else {
       const r = await openLoopPostToState({ base: pipet.url, headers: { authorization: fx.authorization }, path: fx.path('open'), statePath: `${fx.path('open')}/state/count`, rate: 1_000, seconds: SECONDS });
       const s = summary(r.total);
-      figure = `POST → state p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms under the profiler (${r.ok}/${r.sent} ok)`;
-      // Let a backlog drain, so the web process stops gracefully and writes its profile.
-      const c = new Client(pipet.url, { authorization: fx.authorization });
-      await settle({ client: c, path: fx.path('open'), statePath: `${fx.path('open')}/state/count` });
-      c.close();
+      figure = `POST → state p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms under the profiler (${r.ok}/${r.sent} ok, ${r.incomplete} cut off)`;
     }
-    const toUs = monotonicUs();
     const cpuUsed = { web: procs.web.cpuMs() - cpuFrom.web, worker: procs.worker.cpuMs() - cpuFrom.worker };
+    const windowS = (performance.now() - t0) / 1000;
+    for (const p of Object.values(procs)) p.child.kill('SIGUSR2');
+    for (let i = 0; i < 600 && readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).length < 2; i++) await sleep(100);
     await pipet.stop();
     pipet = undefined;
     say(`\n## CPU profile: ${load === 'post' ? 'single POSTs, wrk 16 connections' : 'POST → state at 1,000 events/s'}, ${SECONDS} s — ${figure}`);
-    say(`(self time inside the load's window only; the sandbox threads are not profiled: sandbox.ts starts them with an execArgv of its own, without --cpu-prof)`);
-    say(`CPU actually used in the window (/proc, all threads): web ${(cpuUsed.web / 1000).toFixed(2)} s, worker ${(cpuUsed.worker / 1000).toFixed(2)} s of ${((toUs - fromUs) / 1e6).toFixed(1)} s. "busy" below is the profiler's wall-clock view of the main thread: time off-CPU inside a call (a socket write that wakes PostgreSQL and gets preempted) counts there.`);
+    say(`(main threads only; the sandbox threads are not profiled. CPU actually used in the ${windowS.toFixed(1)} s window, all threads, from /proc: web ${(cpuUsed.web / 1000).toFixed(2)} s, worker ${(cpuUsed.worker / 1000).toFixed(2)} s. The profiler's "busy" is wall-clock: time a thread spends off-CPU inside a call, such as a socket write that wakes PostgreSQL and is preempted, counts there.)`);
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
-      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile
-      const [, , , pid, thread] = file.split('.');
-      const who = Number(pid) === pids.web ? 'web' : Number(pid) === pids.worker ? 'worker' : `pid ${pid}`;
-      const label = `${who} ${thread === '0' ? 'main thread' : `thread ${thread}${who === 'worker' ? ' (sandbox)' : ''}`} — ${file}`;
-      say(formatSummary(summarize(join(dir, file), 25, { fromUs, toUs }), label));
+      say(formatSummary(summarize(join(dir, file), 25), file.startsWith('web') ? `web main thread — ${file}` : `worker main thread — ${file}`));
     }
   }
 } catch (error) {

@@ -35,7 +35,7 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const timer = setTimeout(() => {
-        process.stderr.write(`${name} did not stop within 30 s of SIGTERM: killed (a --cpu-prof profile is lost)\n`);
+        process.stderr.write(`${name} did not exit within 30 s of SIGTERM: killed\n`);
         child.kill('SIGKILL');
       }, 30_000);
       child.kill('SIGTERM');
