@@ -84,6 +84,11 @@ export function summarize(file: string, n = 25, window?: { fromUs: number; toUs:
       idle += us;
       continue;
     }
+    // The profiler's own stop call (cpu-profile-hook.ts) is not the program's work.
+    if (url === 'node:inspector') {
+      idle += us;
+      continue;
+    }
     if (functionName === '(garbage collector)') gc += us;
     if (!url && SOCKET_WRITES.has(functionName)) socketWrites += us;
     const name = functionName || '(anonymous)';
