@@ -121,10 +121,11 @@ try {
 
   // ---- 2. CPU profiles ----
   const hook = join(import.meta.dirname, 'cpu-profile-hook.ts');
-  for (const load of ['post', 'state'] as const) {
+  const TITLES = { post: 'single POSTs, wrk 16 connections', state: 'POST → state at 1,000 events/s', catchup: 'a new reducer catching up on 300,000 events' };
+  for (const load of ['post', 'state', 'catchup'] as const) {
     const dir = join(outDir, load);
     mkdirSync(dir, { recursive: true });
-    log(`CPU profile under the ${load === 'post' ? 'single-POST (wrk, 16 connections)' : '1,000 events/s POST → state'} load, ${SECONDS} s`);
+    log(`CPU profile: ${TITLES[load]}`);
     pipet = await startPipet({
       buildDir,
       env: { ...env, BENCH_PROFILE_DIR: dir },
@@ -135,7 +136,16 @@ try {
     const procs = { web: pipet.web, worker: pipet.worker };
     const warm = new Client(pipet.url, { authorization: fx.authorization });
     for (let i = 0; i < 50; i++) await warm.append(fx.path(load === 'post' ? 'clicks' : 'open'), { i });
-    warm.close();
+    let catchupStream = '';
+    if (load === 'catchup') {
+      // 300,000 events straight into "Event", as big-streams.ts loads its streams.
+      const { db } = await import('../../src/lib/server/db/client.ts');
+      const { ensureStream } = await import('../../src/lib/server/streams/ensure-stream.ts');
+      catchupStream = (await ensureStream({ teamId: fx.teamId, slug: 'history', select: { id: true } })).id;
+      await db().$executeRaw`INSERT INTO "Event" ("streamId", "index", body, "receivedAt")
+        SELECT ${catchupStream}::uuid, g, jsonb_build_object('type', CASE WHEN g % 10 = 0 THEN 'foo' ELSE 'bar' END, 'n', g), now() FROM generate_series(0, 299999) AS g`;
+      await db().$executeRaw`UPDATE "Stream" SET length = 300000 WHERE id = ${catchupStream}::uuid`;
+    }
     await sleep(1_000);
     // SIGUSR2 starts the profiler in each process (cpu-profile-hook.ts); the next one writes the profile.
     for (const p of Object.values(procs)) p.child.kill('SIGUSR2');
@@ -143,7 +153,17 @@ try {
     const cpuFrom = { web: procs.web.cpuMs(), worker: procs.worker.cpuMs() };
     const t0 = performance.now();
     let figure: string;
-    if (load === 'post') {
+    if (load === 'catchup') {
+      const { upsertReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
+      const { FOOS } = await import('./big-streams.ts');
+      await upsertReducer({ streamId: catchupStream, name: 'foos', code: FOOS, initialState: 0 });
+      for (;;) {
+        const r = await warm.request('GET', `${fx.path('history')}/state/foos?after=299999`);
+        if (r.status === 200) break;
+        if (r.status !== 503) throw new Error(`catch-up: ${r.status} ${r.body}`);
+      }
+      figure = `caught up in ${((performance.now() - t0) / 1000).toFixed(1)} s = ${(300_000 / ((performance.now() - t0) / 1000)).toFixed(0)} events/s under the profiler`;
+    } else if (load === 'post') {
       const r = await postLoad({ url: `${pipet.url}${fx.path('clicks')}`, body: JSON.stringify({ type: 'click', user: 'u_1234', path: '/pricing' }), authorization: fx.authorization, connections: 16, seconds: SECONDS });
       figure = `${r.requestsPerS.toFixed(0)} POSTs/s under the profiler, ${r.errors} errors`;
     } else {
@@ -152,12 +172,13 @@ try {
       figure = `POST → state p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms under the profiler (${r.ok}/${r.sent} ok, ${r.incomplete} cut off)`;
     }
     const cpuUsed = { web: procs.web.cpuMs() - cpuFrom.web, worker: procs.worker.cpuMs() - cpuFrom.worker };
+    warm.close();
     const windowS = (performance.now() - t0) / 1000;
     for (const p of Object.values(procs)) p.child.kill('SIGUSR2');
     for (let i = 0; i < 600 && readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).length < 2; i++) await sleep(100);
     await pipet.stop();
     pipet = undefined;
-    say(`\n## CPU profile: ${load === 'post' ? 'single POSTs, wrk 16 connections' : 'POST → state at 1,000 events/s'}, ${SECONDS} s — ${figure}`);
+    say(`\n## CPU profile: ${TITLES[load]} — ${figure}`);
     say(`(main threads only; the sandbox threads are not profiled. CPU actually used in the ${windowS.toFixed(1)} s window, all threads, from /proc: web ${(cpuUsed.web / 1000).toFixed(2)} s, worker ${(cpuUsed.worker / 1000).toFixed(2)} s. The profiler's "busy" is wall-clock: time a thread spends off-CPU inside a call, such as a socket write that wakes PostgreSQL and is preempted, counts there.)`);
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
       say(formatSummary(summarize(join(dir, file), 25), file.startsWith('web') ? `web main thread — ${file}` : `worker main thread — ${file}`));
