@@ -1,63 +1,75 @@
-// `npm run bench`: figures, never assertions. Uses the machine's PostgreSQL and Redis (or
-// DATABASE_URL / REDIS_URL), in a database and key prefix of its own, removed afterwards.
-import { spawnSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { rmSync } from 'node:fs';
-import { applyMigrations } from '../../src/lib/server/db/migrate.ts';
-import { createDatabase, deleteRedisPrefix, dropDatabase, testServices } from '../helpers/services.ts';
-import { ROOT } from '../helpers/server.ts';
+// `npm run bench`: Pipet's hot path beside a bare floor and a peer, in one run; figures, never
+// assertions. Starts Pipet's production build (web + worker) on a database and Redis prefix of its
+// own, the bare node:http + pg floor server, and NATS JetStream; prints a table, then as its last
+// line one JSON object. BENCH_ONLY=part,part runs some parts (sandbox, nats, post, latency,
+// webhook, batch, big). Progress goes to stderr; the table and the JSON line to stdout.
+import { cpus, loadavg, totalmem } from 'node:os';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { Client, percentile, sleep, summary } from './client.ts';
+import { benchResources, buildPipet, startFloor, startPipet, type Pipet, type Proc } from './stack.ts';
+import { loadTool, postLoad, type LoadResult } from './http-load.ts';
+import { ackLatency, openLoopPostToState, postToState, postToWebhook, settle, webhookReceiver, webhookReducer } from './latency.ts';
+import { benchNats, type NatsFigures } from './nats.ts';
 import { benchSandbox } from './sandbox.ts';
-import { benchLatency } from './latency.ts';
-import { benchFoldVsScan } from './fold-vs-scan.ts';
+import { benchBigStreams, type BigStreamFigures } from './big-streams.ts';
+import { makeFixtures } from './fixtures.ts';
 
-const line = (label: string, value: string) => console.log(`  ${label.padEnd(58)} ${value}`);
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const PARTS = ['sandbox', 'nats', 'post', 'latency', 'webhook', 'batch', 'big'] as const;
+const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const runs = (part: (typeof PARTS)[number]) => !only || only.includes(part);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const RATE = Number(process.env.BENCH_RATE ?? 1_000);
 
-console.log(`Pipet benchmark — ${new Date().toISOString()}`);
-console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}\n`);
+const log = (s: string) => process.stderr.write(`[bench +${((performance.now() - began) / 1000).toFixed(0)}s] ${s}\n`);
+const fmt = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const round = (n: number, digits = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : null);
 
-console.log('Sandbox fold throughput (counter reducer, QuickJS/WebAssembly in a worker thread)');
-// BENCH_ONLY=sandbox|latency|scan runs one part.
-const only = process.env.BENCH_ONLY;
-const runs = (part: string) => !only || only === part;
-if (runs('sandbox')) for (const [k, v] of Object.entries(await benchSandbox())) line(k, fmt(v));
-
-const services = await testServices();
+const began = performance.now();
+const startedAt = new Date();
+const loadAtStart = loadavg()[0];
 const id = `bench${Date.now().toString(36)}`;
-const dbName = `pipet_${id}`;
-const prefix = `pipet-${id}`;
-const databaseUrl = await createDatabase(services.adminUrl, dbName);
-const buildRoot = join(ROOT, '.test-builds', id);
-try {
-  await applyMigrations(databaseUrl);
-  Object.assign(process.env, { DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: prefix, NODE_ENV: 'test' });
-  const built = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error'], {
-    cwd: ROOT,
-    env: { ...process.env, PIPET_BUILD_DIR: join(buildRoot, 'build'), PIPET_KIT_DIR: join(buildRoot, 'kit') },
-    encoding: 'utf8',
-  });
-  if (built.status !== 0) throw new Error(`build failed:\n${built.stdout}\n${built.stderr}`);
-  process.env.PIPET_TEST_BUILD_DIR = join(buildRoot, 'build');
+const figures: Record<string, number | null> = {};
+const rows: [string, string, string][] = [];
+const row = (what: string, pipet: string, reference = '') => rows.push([what, pipet, reference]);
 
-  if (runs('latency')) {
-    for (const [rate, seconds] of [[200, 5], [1000, 10]]) {
-      console.log(`\nPOST → state visible (one web, one worker, steady ${fmt(rate)} events/s for ${seconds} s)`);
-      const latency = await benchLatency({ rate, seconds, env: { DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: `${prefix}-${rate}` } });
-      line('events sent / acknowledged', `${fmt(latency.sent)} / ${fmt(latency.acked)}`);
-      line('POST acknowledged p50 / p99 (ms)', `${fmt(latency.ackP50, 1)} / ${fmt(latency.ackP99, 1)}`);
-      line('state visible p50 / p99 / max (ms)', `${fmt(latency.p50, 1)} / ${fmt(latency.p99, 1)} / ${fmt(latency.max, 1)}`);
+function cpuModel(): string {
+  return `${cpus().length} × ${cpus()[0]?.model?.trim() ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 0)} GiB`;
+}
+
+/** Loadavg-like: the share of the machine's CPU that was busy over `ms` (from /proc/stat). */
+function cpuBusy(): () => number {
+  const read = () => {
+    try {
+      const fd = openSync('/proc/stat', 'r');
+      const buf = Buffer.alloc(256);
+      readSync(fd, buf, 0, 256, 0);
+      closeSync(fd);
+      const f = buf.toString().split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+      return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+    } catch {
+      return { idle: 0, total: 0 };
     }
-  }
+  };
+  const a = read();
+  return () => {
+    const b = read();
+    return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : NaN;
+  };
+}
 
-  console.log('\nOne more event: incremental fold vs. re-scanning the log');
-  for (const size of runs('scan') ? [1_000, 1_000_000] : []) {
-    const r = await benchFoldVsScan(size);
-    line(`${fmt(size)} events: fold one more event (ms)`, fmt(r.foldMs, 2));
-    line(`${fmt(size)} events: SELECT count(*) … WHERE body->>'type' = 'foo' (ms)`, fmt(r.scanMs, 2));
-    line(`${fmt(size)} events: scan / fold`, `${fmt(r.scanMs / r.foldMs, 1)}×`);
-  }
-} finally {
+const resources = await benchResources(id);
+const { databaseUrl, prefix, services, buildRoot } = resources;
+Object.assign(process.env, { DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: prefix, NODE_ENV: 'production' });
+const { resetEnv } = await import('../../src/lib/server/env.ts');
+resetEnv();
+
+let pipet: Pipet | undefined;
+let floor: { url: string; proc: Proc } | undefined;
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  await Promise.allSettled([pipet?.stop(), floor?.proc.stop()]);
   const { closeDb } = await import('../../src/lib/server/db/client.ts');
   const { closeQueues } = await import('../../src/lib/server/queue/enqueue.ts');
   const { closeRedis } = await import('../../src/lib/server/redis.ts');
@@ -65,9 +77,200 @@ try {
   const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox/index.ts');
   await Promise.allSettled([closeQueues(), closeNotify(), closeSandbox()]);
   await Promise.allSettled([closeRedis(), closeDb()]);
-  await dropDatabase(services.adminUrl, dbName);
-  for (const p of [prefix, `${prefix}-200`, `${prefix}-1000`]) await deleteRedisPrefix(services.redisUrl, p);
-  await services.stop();
-  rmSync(buildRoot, { recursive: true, force: true });
+  await resources.cleanup();
 }
-process.exit(0);
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+
+let failed: unknown;
+try {
+  log(`run ${id}: database ${new URL(databaseUrl).pathname.slice(1)}, Redis prefix ${prefix}`);
+  if (runs('sandbox')) {
+    log('sandbox fold throughput (in this process, before anything else runs)');
+    const s = await benchSandbox();
+    figures.fold_events_per_s = round(s.batched, 0);
+    figures.fold_events_per_s_one_per_call = round(s.perEvent, 0);
+    figures.reducer_start_us = round(s.startupUs, 0);
+  }
+  let nats: NatsFigures | undefined;
+  if (runs('nats')) {
+    log('NATS JetStream publish → durable consumer');
+    nats = await benchNats({ id });
+    figures.nats_p50_ms = round(nats.publishToConsumer.p50, 3);
+    figures.nats_p99_ms = round(nats.publishToConsumer.p99, 3);
+    figures.nats_publish_ack_p50_ms = round(nats.publishAck.p50, 3);
+  }
+
+  log('vite build (production) into a folder of its own');
+  const buildDir = buildPipet(buildRoot);
+
+  const receiver = await webhookReceiver();
+  const fx = await makeFixtures({
+    counted: ['clicks', 'acks', 'state', 'open', 'batch'],
+    plain: ['plain', 'floor'],
+    reducers: { hooks: { name: 'hook', code: webhookReducer(receiver.url) } },
+  });
+  const { authorization, streams, path } = fx;
+
+  log('starting Pipet (web + worker, NODE_ENV=production) and the floor server');
+  [pipet, floor] = await Promise.all([
+    startPipet({ buildDir, env: { DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: prefix } }),
+    startFloor({ databaseUrl, streamId: streams.floor }),
+  ]);
+  const client = new Client(pipet.url, { authorization });
+  await client.append(path('clicks'), { type: 'warm' });
+  const rssBefore = { web: pipet.web.rssMb(), worker: pipet.worker.rssMb() };
+  const busy: Record<string, number> = {};
+
+  if (runs('post')) {
+    const body = JSON.stringify({ type: 'click', user: 'u_1234', path: '/pricing' });
+    log(`single POSTs: ${loadTool()}, 16 connections, 3 s warm-up then ${SECONDS} s each (floor, then Pipet)`);
+    await postLoad({ url: floor.url, body, connections: 16, seconds: 3 });
+    let cpu = cpuBusy();
+    let floorCpu = floor.proc.cpuMs();
+    const floorLoad = await postLoad({ url: floor.url, body, connections: 16, seconds: SECONDS });
+    floorCpu = floor.proc.cpuMs() - floorCpu;
+    busy.floor = cpu();
+    await postLoad({ url: `${pipet.url}${path('clicks')}`, body, authorization, connections: 16, seconds: 3 });
+    cpu = cpuBusy();
+    // CPU each process spends per POST: steadier than rates on a shared machine.
+    const cpuAt = { web: pipet.web.cpuMs(), worker: pipet.worker.cpuMs() };
+    const single = await postLoad({ url: `${pipet.url}${path('clicks')}`, body, authorization, connections: 16, seconds: SECONDS });
+    const cpuPer = { web: (pipet.web.cpuMs() - cpuAt.web) / single.requests, worker: (pipet.worker.cpuMs() - cpuAt.worker) / single.requests, floor: floorCpu / floorLoad.requests };
+    busy.single = cpu();
+    await sleep(1_000);
+    const plain = await postLoad({ url: `${pipet.url}${path('plain')}`, body, authorization, connections: 16, seconds: SECONDS });
+    const loadCell = (l: LoadResult) => `${fmt(l.requestsPerS)}/s (p50 ${fmt(l.p50Ms, 1)} ms, p99 ${fmt(l.p99Ms, 1)} ms${l.errors ? `, ${fmt(l.errors)} errors` : ''})`;
+    row('single-event POSTs/s, keep-alive, 16 connections (stream with a counter reducer)', loadCell(single), `floor ${loadCell(floorLoad)}; Pipet/floor ${fmt(single.requestsPerS / floorLoad.requestsPerS, 2)}`);
+    row('… the same on a stream without reducers', loadCell(plain), '');
+    row('CPU per POST under that load: web / worker, ms', `${fmt(cpuPer.web, 2)} / ${fmt(cpuPer.worker, 2)}`, `floor ${fmt(cpuPer.floor, 2)} (PostgreSQL's own CPU not counted)`);
+    figures.web_cpu_ms_per_post = round(cpuPer.web, 3);
+    figures.worker_cpu_ms_per_post = round(cpuPer.worker, 3);
+    figures.floor_cpu_ms_per_post = round(cpuPer.floor, 3);
+    figures.single_posts_per_s = round(single.requestsPerS, 0);
+    figures.single_posts_errors = single.errors;
+    figures.single_posts_no_reducer_per_s = round(plain.requestsPerS, 0);
+    figures.floor_posts_per_s = round(floorLoad.requestsPerS, 0);
+    figures.pipet_vs_floor_posts_ratio = round(single.requestsPerS / floorLoad.requestsPerS, 3);
+    figures.cpu_busy_single_posts = round(busy.single, 2);
+    figures.cpu_busy_floor_posts = round(busy.floor, 2);
+
+    log('POST acknowledged, one client (Pipet, then the floor)');
+    await sleep(2_000); // let the folds of the load drain
+    const ack = summary(await ackLatency({ client, path: path('acks'), count: 1_000 }));
+    const floorClient = new Client(floor.url);
+    const floorAck = summary(await ackLatency({ client: floorClient, path: '/', count: 1_000 }));
+    floorClient.close();
+    row('POST acknowledged (201), one client, p50 / p99 ms', `${fmt(ack.p50, 2)} / ${fmt(ack.p99, 2)} (n ${ack.n})`, `floor ${fmt(floorAck.p50, 2)} / ${fmt(floorAck.p99, 2)} (n ${floorAck.n})`);
+    figures.post_ack_p50_ms = round(ack.p50, 3);
+    figures.post_ack_p99_ms = round(ack.p99, 3);
+    figures.floor_ack_p50_ms = round(floorAck.p50, 3);
+    figures.floor_ack_p99_ms = round(floorAck.p99, 3);
+  }
+
+  if (runs('latency')) {
+    log('POST → state visible, one client');
+    const one = await postToState({ client, path: path('state'), statePath: `${path('state')}/state/count`, count: 1_000 });
+    const t = summary(one.total);
+    const natsCell = nats ? `NATS JetStream publish → durable consumer ${fmt(nats.publishToConsumer.p50, 2)} / ${fmt(nats.publishToConsumer.p99, 2)} (n ${nats.publishToConsumer.n}); Pipet/NATS p50 ${fmt(t.p50 / nats.publishToConsumer.p50, 1)}×` : '';
+    row('POST → state visible (GET state?after=i), one client, p50 / p99 ms', `${fmt(t.p50, 2)} / ${fmt(t.p99, 2)} (n ${t.n})`, natsCell);
+    figures.post_to_state_p50_ms = round(t.p50, 3);
+    figures.post_to_state_p99_ms = round(t.p99, 3);
+    figures.post_to_state_ack_p50_ms = round(percentile(one.ack, 50), 3);
+    if (nats) figures.pipet_vs_nats_p50_ratio = round(t.p50 / nats.publishToConsumer.p50, 2);
+
+    log(`POST → state visible, open loop at ${RATE}/s for ${SECONDS} s`);
+    await sleep(1_000);
+    const cpu = cpuBusy();
+    const open = await openLoopPostToState({ base: pipet.url, headers: { authorization }, path: path('open'), statePath: `${path('open')}/state/count`, rate: RATE, seconds: SECONDS });
+    busy.open = cpu();
+    const o = summary(open.total);
+    const oa = summary(open.ack);
+    row(
+      `POST → state visible at a steady ${fmt(RATE)} events/s (open loop), p50 / p99 ms`,
+      `${fmt(o.p50, 1)} / ${fmt(o.p99, 1)} (of which POST 201: ${fmt(oa.p50, 1)} / ${fmt(oa.p99, 1)})`,
+      `${fmt(open.ok)} of ${fmt(open.sent)} ok${open.incomplete ? `, ${fmt(open.incomplete)} cut off unanswered 20 s after the last send (counted at their wait so far)` : ''}${open.errors ? `, ${fmt(open.errors)} errors (${open.firstError})` : ''}; sender lag max ${fmt(open.maxSendLagMs, 1)} ms; CPU ${fmt(busy.open * 100)}% busy`,
+    );
+    figures.post_to_state_1k_p50_ms = round(o.p50, 2);
+    figures.post_to_state_1k_p99_ms = round(o.p99, 2);
+    figures.post_to_state_1k_ack_p50_ms = round(oa.p50, 2);
+    figures.post_to_state_1k_ack_p99_ms = round(oa.p99, 2);
+    figures.post_to_state_1k_errors = open.errors;
+    figures.post_to_state_1k_incomplete = open.incomplete;
+    await settle({ client, path: path('open'), statePath: `${path('open')}/state/count` });
+    figures.cpu_busy_1k = round(busy.open, 2);
+  }
+
+  if (runs('webhook')) {
+    log('POST → webhook arrives, one client');
+    await sleep(2_000);
+    const w = summary(await postToWebhook({ client, path: path('hooks'), receiver, count: 300 }));
+    row('POST → reducer request() webhook arrives on loopback, one client, p50 / p99 ms', `${fmt(w.p50, 2)} / ${fmt(w.p99, 2)} (n ${w.n})`, '');
+    figures.post_to_webhook_p50_ms = round(w.p50, 3);
+    figures.post_to_webhook_p99_ms = round(w.p99, 3);
+  }
+  await receiver.close();
+
+  if (runs('batch')) {
+    log(`batches of 100 events: 8 connections, ${SECONDS} s`);
+    const body = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ type: 'click', user: `u_${i}`, path: '/pricing' })));
+    await postLoad({ url: `${pipet.url}${path('batch')}/batch`, body, authorization, connections: 8, seconds: 2 });
+    const b = await postLoad({ url: `${pipet.url}${path('batch')}/batch`, body, authorization, connections: 8, seconds: SECONDS });
+    row('batches of 100 events (POST /batch), 8 connections', `${fmt(b.requestsPerS * 100)} events/s (${fmt(b.requestsPerS)} batches/s, p50 ${fmt(b.p50Ms, 1)} ms)`, b.errors ? `${fmt(b.errors)} errors` : '');
+    figures.batch_events_per_s = round(b.requestsPerS * 100, 0);
+    figures.batch_errors = b.errors;
+  }
+
+  if (runs('big')) {
+    log('10³- and 10⁶-event streams: load, catch up a new reducer, fold one more event');
+    const { db } = await import('../../src/lib/server/db/client.ts');
+    const big: BigStreamFigures = await benchBigStreams({ db: db(), teamId: fx.teamId, teamSlug: fx.teamSlug, client, log });
+    const sandboxRef = figures.fold_events_per_s ? `sandbox alone ${fmt(figures.fold_events_per_s)} events/s` : '';
+    row(`a new reducer catching up on 1,000,000 events (read, fold, commit)`, `${fmt(big.catchupEventsPerS)} events/s (${fmt(big.catchupS, 1)} s)`, sandboxRef);
+    const ratio = big.foldMs[1_000_000] / big.foldMs[1_000];
+    row('fold one more event (foldStream), 10³ / 10⁶ events, median ms', `${fmt(big.foldMs[1_000], 2)} / ${fmt(big.foldMs[1_000_000], 2)} (ratio ${fmt(ratio, 2)})`, `SELECT count(*) ${fmt(big.countMs[1_000], 2)} / ${fmt(big.countMs[1_000_000], 1)} ms`);
+    row('read the reducer state on 10⁶ events: SQL / HTTP GET, median ms', `${fmt(big.readStateMs[1_000_000], 2)} / ${fmt(big.readStateHttpMs[1_000_000], 2)}`, `(10³: ${fmt(big.readStateMs[1_000], 2)} / ${fmt(big.readStateHttpMs[1_000], 2)})`);
+    figures.catchup_events_per_s = round(big.catchupEventsPerS, 0);
+    figures.fold_cost_ms_1e3 = round(big.foldMs[1_000], 3);
+    figures.fold_cost_ms_1e6 = round(big.foldMs[1_000_000], 3);
+    figures.fold_cost_ratio_1e6_vs_1e3 = round(ratio, 3);
+    figures.fold_cost_discarded_samples = big.discarded;
+    figures.sql_count_ms_1e3 = round(big.countMs[1_000], 3);
+    figures.sql_count_ms_1e6 = round(big.countMs[1_000_000], 2);
+    figures.reducer_ms_1e3 = round(big.readStateMs[1_000], 3);
+    figures.reducer_ms_1e6 = round(big.readStateMs[1_000_000], 3);
+    figures.reducer_http_ms_1e6 = round(big.readStateHttpMs[1_000_000], 3);
+    figures.insert_1e6_s = round(big.insertS[1_000_000], 1);
+  }
+  if (runs('sandbox')) {
+    row('sandbox fold (QuickJS/Wasm, one thread), counter, 1,000 events per call', `${fmt(figures.fold_events_per_s ?? NaN)} events/s`, `one event per call: ${fmt(figures.fold_events_per_s_one_per_call ?? NaN)}/s; reducer start ${fmt(figures.reducer_start_us ?? NaN)} µs`);
+  }
+  await sleep(1_000);
+  const rssAfter = { web: pipet.web.rssMb(), worker: pipet.worker.rssMb() };
+  row('web RSS before → after all the loads above, MiB', `${fmt(rssBefore.web)} → ${fmt(rssAfter.web)}`, '');
+  row('worker RSS (incl. sandbox threads) before → after, MiB', `${fmt(rssBefore.worker)} → ${fmt(rssAfter.worker)}`, '');
+  figures.web_rss_before_mb = round(rssBefore.web, 1);
+  figures.web_rss_mb = round(rssAfter.web, 1);
+  figures.worker_rss_before_mb = round(rssBefore.worker, 1);
+  figures.worker_rss_mb = round(rssAfter.worker, 1);
+
+  client.close();
+} catch (error) {
+  failed = error;
+} finally {
+  log('stopping and cleaning up');
+  await cleanup();
+}
+
+const seconds = (performance.now() - began) / 1000;
+figures.run_seconds = round(seconds, 0);
+// Other work on the machine shows here: every figure above shares the cores with it.
+figures.loadavg_1m_start = round(loadAtStart, 2);
+figures.loadavg_1m_end = round(loadavg()[0], 2);
+const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 10));
+console.log(`\nPipet benchmark — ${startedAt.toISOString()} — ${cpuModel()}, Node ${process.version}, load: ${loadTool()}; run took ${fmt(seconds)} s; load average ${fmt(loadAtStart, 1)} at the start, ${fmt(loadavg()[0], 1)} at the end`);
+console.log(`| ${'figure'.padEnd(widths[0])} | ${'Pipet'.padEnd(widths[1])} | ${'beside it, same run'.padEnd(widths[2])} |`);
+console.log(`| ${'-'.repeat(widths[0])} | ${'-'.repeat(widths[1])} | ${'-'.repeat(widths[2])} |`);
+for (const r of rows) console.log(`| ${r[0].padEnd(widths[0])} | ${r[1].padEnd(widths[1])} | ${r[2].padEnd(widths[2])} |`);
+if (failed) console.log(`\nThe run stopped early: ${(failed as Error).stack ?? failed}`);
+console.log(JSON.stringify(figures));
+process.exit(failed ? 1 : 0);

@@ -1,6 +1,6 @@
 // Sandbox fold throughput: a counter reducer folded through the real pool (worker thread, QuickJS),
 // batched and one event per call, plus the cost of starting a reducer. Figures only, no assertions.
-// Run alone with `node tests/bench/sandbox.ts`; `npm run bench` prints it with the rest.
+// Run alone with `npx node tests/bench/sandbox.ts`; `npm run bench` prints it with the rest.
 import { closeSandbox, foldBatch, type SandboxEvent } from '../../src/lib/server/reducers/sandbox/index.ts';
 
 const COUNTER = '(state, event) => (state ?? 0) + (event.type === "order" ? 1 : 0)';
@@ -24,7 +24,7 @@ async function eventsPerSecond(batchSize: number, calls: number): Promise<number
   return (batchSize * calls) / seconds;
 }
 
-export async function benchSandbox(): Promise<Record<string, number>> {
+export async function benchSandbox(): Promise<{ batched: number; perEvent: number; startupUs: number }> {
   try {
     await eventsPerSecond(1000, 20); // warm-up: thread start, compile, JIT
     const batched = await eventsPerSecond(1000, 300);
@@ -35,18 +35,14 @@ export async function benchSandbox(): Promise<Record<string, number>> {
       await foldBatch({ cacheKey: `bench:fresh:${i}`, code: COUNTER, stateJson: 'null', events: batch(0, 1), stream });
     }
     const startupUs = ((performance.now() - start) * 1000) / reducers;
-    return {
-      'events/s, batched (1,000 events per call)': batched,
-      'events/s, per event (1 event per call)': perEvent,
-      'µs to start a reducer (new runtime, compile, first fold)': startupUs,
-    };
+    return { batched, perEvent, startupUs };
   } finally {
     await closeSandbox();
   }
 }
 
 if (import.meta.main) {
-  for (const [label, value] of Object.entries(await benchSandbox())) {
-    console.log(`  ${label.padEnd(58)} ${value.toLocaleString('en-US', { maximumFractionDigits: 0 })}`);
-  }
+  const { batched, perEvent, startupUs } = await benchSandbox();
+  const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+  console.log(`events/s, 1,000 events per call: ${fmt(batched)}; 1 event per call: ${fmt(perEvent)}; µs to start a reducer: ${fmt(startupUs)}`);
 }
