@@ -39,12 +39,8 @@ const proxies: CountingProxy[] = [];
 async function cleanup() {
   await pipet?.stop();
   await Promise.allSettled(proxies.map((p) => p.close()));
-  const { closeDb } = await import('../../src/lib/server/db/client.ts');
-  const { closeQueues } = await import('../../src/lib/server/queue/enqueue.ts');
-  const { closeRedis } = await import('../../src/lib/server/redis.ts');
-  const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox.ts');
-  await Promise.allSettled([closeQueues(), closeSandbox()]);
-  await Promise.allSettled([closeRedis(), closeDb()]);
+  const { closeAll } = await import('../../src/lib/server/shutdown.ts');
+  await closeAll();
   await resources.cleanup();
 }
 

@@ -70,13 +70,8 @@ async function cleanup() {
   if (cleaned) return;
   cleaned = true;
   await Promise.allSettled([pipet?.stop(), floor?.proc.stop()]);
-  const { closeDb } = await import('../../src/lib/server/db/client.ts');
-  const { closeQueues } = await import('../../src/lib/server/queue/enqueue.ts');
-  const { closeRedis } = await import('../../src/lib/server/redis.ts');
-  const { closeNotify } = await import('../../src/lib/server/notify.ts');
-  const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox/index.ts');
-  await Promise.allSettled([closeQueues(), closeNotify(), closeSandbox()]);
-  await Promise.allSettled([closeRedis(), closeDb()]);
+  const { closeAll } = await import('../../src/lib/server/shutdown.ts');
+  await closeAll();
   await resources.cleanup();
 }
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
