@@ -8,6 +8,7 @@ import { createApiKey } from '../lib/server/auth/api-keys.ts';
 import { Scope } from '../lib/schemas/vocabulary.ts';
 import { db } from '../lib/server/db/client.ts';
 import { ensureStream } from '../lib/server/streams/ensure-stream.ts';
+import { invalidate } from '../lib/server/auth/auth-cache.ts';
 
 function describe(error: unknown): string {
   if (error instanceof z.ZodError) return error.issues.map((i) => i.message).join(' ');
@@ -62,9 +63,10 @@ export async function runAdmin(args: string[]): Promise<void> {
         if (!values.team) throw new Error('set-limits needs --team, and --rate-limit and/or --max-streams (a number, or `default`).');
         const limit = z.union([z.literal('default').transform(() => null), z.coerce.number().int().positive()]).optional();
         const data = { rateLimitPerMinute: limit.parse(values['rate-limit']), maxStreams: limit.parse(values['max-streams']) };
-        const team = await db().team.update({ where: { slug: values.team }, data, select: { slug: true, rateLimitPerMinute: true, maxStreams: true } }).catch(() => null);
+        const team = await db().team.update({ where: { slug: values.team }, data, select: { id: true, slug: true, rateLimitPerMinute: true, maxStreams: true } }).catch(() => null);
         if (!team) throw new Error(`No team \`${values.team}\`.`);
-        out(`Team \`${team.slug}\`: ${team.rateLimitPerMinute ?? 'default'} requests per minute per key, ${team.maxStreams ?? 'default'} streams.`, team);
+        await invalidate({ kind: 'team', id: team.id });
+        out(`Team \`${team.slug}\`: ${team.rateLimitPerMinute ?? 'default'} requests per minute per key, ${team.maxStreams ?? 'default'} streams.`, { slug: team.slug, rateLimitPerMinute: team.rateLimitPerMinute, maxStreams: team.maxStreams });
       } else {
         throw new Error(`Unknown admin command \`${sub ?? ''}\`: use create-user, create-key or set-limits.`);
       }

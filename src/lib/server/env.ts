@@ -33,6 +33,9 @@ const EnvSchema = z.object({
   PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   // Requests per minute of one API key (or signed-in user) on /s/…, unless the team has its own.
   KEY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6_000),
+  // API keys and stream settings cached per web process; changes are broadcast (and acknowledged)
+  // at once, so this only bounds how long a lost broadcast could leave a cache stale. 0 disables.
+  AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   MAX_STREAMS_PER_TEAM: z.coerce.number().int().positive().default(1_000),
   // The landing page's public playground stream (team/stream), created on first use; `off` disables it.
   DEMO_STREAM: z.union([z.literal('off'), z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}\/[a-z0-9][a-z0-9-]{0,62}$/, 'team/stream or off')]).default('demo/playground'),

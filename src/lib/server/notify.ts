@@ -7,23 +7,31 @@ import { createRedis, redis, redisKey, redisReady } from './redis.ts';
 type Listener = (message: string) => void;
 
 const listeners = new Map<string, Set<Listener>>();
+/** Channels with no listener left, unsubscribed after a quiet while (a waiter per request would otherwise cost a SUBSCRIBE and an UNSUBSCRIBE each). */
+const idle = new Map<string, NodeJS.Timeout>();
+const IDLE_UNSUBSCRIBE_MS = 30_000;
 let subscriber: Redis | undefined;
+const healthWatchers = new Set<(healthy: boolean) => void>();
 
-export function channelFor(kind: 'appended' | 'folded', id: string): string {
+export function channelFor(kind: 'appended' | 'folded' | 'invalidate' | 'ack', id: string): string {
   return redisKey(kind, id);
 }
 
-export async function publish(channel: string, message: string): Promise<void> {
-  if (!(await redisReady())) return;
-  await redis().publish(channel, message).catch(() => {});
+export async function publish(channel: string, message: string): Promise<number> {
+  if (!(await redisReady())) return 0;
+  return redis().publish(channel, message).catch(() => 0);
 }
 
 function ensureSubscriber(): Redis {
   if (!subscriber) {
-    subscriber = createRedis('subscriber');
-    subscriber.on('message', (channel: string, message: string) => {
+    const s = createRedis('subscriber');
+    subscriber = s;
+    s.on('message', (channel: string, message: string) => {
       for (const listener of listeners.get(channel) ?? []) listener(message);
     });
+    // ioredis re-subscribes by itself after a reconnect; watchers learn when messages may have been missed.
+    s.on('ready', () => healthWatchers.forEach((w) => w(true)));
+    for (const event of ['close', 'reconnecting', 'end']) s.on(event, () => healthWatchers.forEach((w) => w(false)));
   }
   return subscriber;
 }
@@ -36,14 +44,37 @@ export function subscribe(channel: string, listener: Listener): () => void {
     listeners.set(channel, set);
     ensureSubscriber().subscribe(channel).catch(() => {});
   }
+  clearTimeout(idle.get(channel));
+  idle.delete(channel);
   set.add(listener);
   return () => {
     set.delete(listener);
-    if (set.size === 0 && listeners.get(channel) === set) {
-      listeners.delete(channel);
-      subscriber?.unsubscribe(channel).catch(() => {});
+    if (set.size === 0 && listeners.get(channel) === set && !idle.has(channel)) {
+      const timer = setTimeout(() => {
+        idle.delete(channel);
+        if (listeners.get(channel)?.size === 0) {
+          listeners.delete(channel);
+          subscriber?.unsubscribe(channel).catch(() => {});
+        }
+      }, IDLE_UNSUBSCRIBE_MS);
+      timer.unref();
+      idle.set(channel, timer);
     }
   };
+}
+
+/**
+ * A subscription for the life of the process, with its health: `onHealth(true)` once the channel is
+ * subscribed, `onHealth(false)` whenever the connection drops (messages sent meanwhile are lost).
+ */
+export function subscribeForever(channel: string, listener: Listener, onHealth: (healthy: boolean) => void): void {
+  const s = ensureSubscriber();
+  let set = listeners.get(channel);
+  if (!set) listeners.set(channel, (set = new Set()));
+  set.add(listener);
+  const confirm = () => s.subscribe(channel).then(() => onHealth(true), () => onHealth(false));
+  healthWatchers.add((healthy) => (healthy ? void confirm() : onHealth(false)));
+  void confirm();
 }
 
 /** How often a waiter re-reads PostgreSQL when no message arrives. */
@@ -67,6 +98,9 @@ export function nextMessage(channel: string, signal?: AbortSignal, maxMs = 1_000
 
 export async function closeNotify(): Promise<void> {
   listeners.clear();
+  for (const timer of idle.values()) clearTimeout(timer);
+  idle.clear();
+  healthWatchers.clear();
   const s = subscriber;
   subscriber = undefined;
   await s?.quit().catch(() => s.disconnect());

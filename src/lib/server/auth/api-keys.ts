@@ -1,6 +1,7 @@
 // API keys: `pk_<prefix>_<secret>`, shown once, stored as a SHA-256 hash. The prefix names the key
 // in lists without revealing it.
-import { db as defaultDb, type DbTx } from '../db/client.ts';
+import { db as defaultDb, sql, type DbTx } from '../db/client.ts';
+import { cached } from './auth-cache.ts';
 import { AppError } from '../errors.ts';
 import { hashToken, randomToken } from '../crypto.ts';
 
@@ -29,16 +30,31 @@ export async function createApiKey({ teamId, name, scopes, streamId = null, crea
   return { ...row, key };
 }
 
-/** The live (not revoked) key with this secret, or null. Never cached: revocation is immediate. */
-export async function findApiKey(key: string, db: DbTx = defaultDb()) {
+export type ApiKeyRow = { id: string; teamId: string; scopes: string[]; streamId: string | null };
+
+const lastUseRecorded = new Map<string, number>();
+
+/**
+ * The live (not revoked) key with this secret, or null. Cached per process (auth-cache.ts): a
+ * revocation is broadcast and acknowledged by every web process before `apiKey.revoke` returns.
+ * Unknown and revoked keys are cached too — neither can ever become valid.
+ */
+export async function findApiKey(key: string): Promise<ApiKeyRow | null> {
   if (!/^pk_[a-z0-9]+_[a-z0-9]+$/.test(key)) return null;
-  const row = await db.apiKey.findUnique({ where: { hash: hashToken(key) } });
-  if (!row || row.revokedAt) return null;
-  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+  const hash = hashToken(key);
+  const row = await cached(
+    `key:${hash}`,
+    async () => {
+      const [r] = await sql<ApiKeyRow & { revoked: boolean }>(`SELECT id, "teamId", scopes, "streamId", "revokedAt" IS NOT NULL AS revoked FROM "ApiKey" WHERE hash = $1`, [hash]);
+      return r && !r.revoked ? { id: r.id, teamId: r.teamId, scopes: r.scopes, streamId: r.streamId } : null;
+    },
+    (r) => r?.teamId ?? null,
+  );
+  if (row && Date.now() - (lastUseRecorded.get(row.id) ?? 0) > 60_000) {
     // Throttled so a busy key does not turn every request into a write.
-    db.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+    lastUseRecorded.set(row.id, Date.now());
+    if (lastUseRecorded.size > 100_000) lastUseRecorded.clear();
+    void sql(`UPDATE "ApiKey" SET "lastUsedAt" = now() WHERE id = $1`, [row.id]).catch(() => {});
   }
   return row;
 }
-
-export type ApiKeyRow = NonNullable<Awaited<ReturnType<typeof findApiKey>>>;

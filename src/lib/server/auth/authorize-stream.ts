@@ -1,7 +1,8 @@
 // Who may read or append to /s/{team}/{stream}: a key with the right scope for this team (and
 // stream, if the key is limited to one), a signed-in member, or anyone when the stream is public.
 // Reads only: a stream that an append may create is reported as such, and created by the caller.
-import { db as defaultDb, type DbTx } from '../db/client.ts';
+import { db as defaultDb, sql, type DbTx } from '../db/client.ts';
+import { cached } from './auth-cache.ts';
 import { AppError } from '../errors.ts';
 import { findApiKey } from './api-keys.ts';
 import { isSlug } from '../../schemas/vocabulary.ts';
@@ -18,10 +19,9 @@ export type AuthorizeStreamOptions = {
   keyFrom?: 'header' | 'query';
   /** The signed-in user, if any. */
   userId?: string | null;
-  db?: DbTx;
 };
 
-export type GrantedStream = { id: string; slug: string; teamId: string; length: number; allowedOrigins: string[] };
+export type GrantedStream = { id: string; slug: string; teamId: string; allowedOrigins: string[] };
 
 export type StreamGrant = {
   stream: GrantedStream;
@@ -36,12 +36,12 @@ export type StreamGrant = {
 export type CreateGrant = { stream: null; team: StreamGrant['team']; anonymous: false; principal: string; createSlug: string };
 
 
-export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFrom = 'header', userId, db = defaultDb() }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
+export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFrom = 'header', userId }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
   if (!isSlug(teamSlug) || !isSlug(streamSlug)) {
     throw new AppError('not_found', 'No such stream: team and stream names are lowercase letters, digits and dashes.');
   }
-  // The key and the team with its stream are looked up at once: this runs on every request.
-  const [apiKey, found] = await Promise.all([key ? findApiKey(key, db) : null, loadTeamAndStream(teamSlug, streamSlug, db)]);
+  // The key and the team with its stream: from this process's cache (auth-cache.ts), else looked up at once.
+  const [apiKey, found] = await Promise.all([key ? findApiKey(key) : null, loadTeamAndStream(teamSlug, streamSlug)]);
   const team = found?.team ?? null;
 
   if (key) {
@@ -60,7 +60,7 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFr
 
   const stream = found?.stream ?? null;
   if (team && userId) {
-    const member = await db.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } }, select: { role: true } });
+    const member = await defaultDb().membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } }, select: { role: true } });
     if (member) {
       if (!stream) throw new AppError('not_found', `No stream \`${streamSlug}\` in team \`${teamSlug}\`.`);
       return { stream, team, anonymous: false, principal: `user:${userId}` };
@@ -89,18 +89,29 @@ function refuseKeyInUrl(scopes: string[], access: StreamAccess): void {
 
 type StreamRow = StreamGrant['stream'] & { publicRead: boolean; publicWrite: boolean };
 
-async function loadTeamAndStream(teamSlug: string, streamSlug: string, db: DbTx) {
-  const rows = await db.$queryRaw<({ teamId: string; autoCreateStreams: boolean; rateLimitPerMinute: number | null } & { [K in keyof StreamRow]: StreamRow[K] | null })[]>`
-    SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", s.id, s.slug, s.length, s."allowedOrigins", s."publicRead", s."publicWrite"
-    FROM "Team" t LEFT JOIN "Stream" s ON s."teamId" = t.id AND s.slug = ${streamSlug}
-    WHERE t.slug = ${teamSlug}`;
-  const r = rows[0];
-  if (!r) return null;
-  const team = { id: r.teamId, slug: teamSlug, autoCreateStreams: r.autoCreateStreams, rateLimitPerMinute: r.rateLimitPerMinute };
-  const stream: StreamRow | null = r.id
-    ? { id: r.id, slug: r.slug!, teamId: r.teamId, length: r.length!, allowedOrigins: r.allowedOrigins ?? [], publicRead: r.publicRead!, publicWrite: r.publicWrite! }
-    : null;
-  return { team, stream };
+type TeamAndStream = { team: StreamGrant['team'] & { autoCreateStreams: boolean }; stream: StreamRow | null };
+
+/** The team and (if it exists) its stream; cached while the stream exists, so creating one needs no invalidation. */
+function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAndStream | null> {
+  return cached(
+    `stream:${teamSlug}/${streamSlug}`,
+    async () => {
+      const [r] = await sql<{ teamId: string; autoCreateStreams: boolean; rateLimitPerMinute: number | null } & { [K in keyof StreamRow]: StreamRow[K] | null }>(
+        `SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite"
+         FROM "Team" t LEFT JOIN "Stream" s ON s."teamId" = t.id AND s.slug = $2
+         WHERE t.slug = $1`,
+        [teamSlug, streamSlug],
+      );
+      if (!r) return null;
+      const team = { id: r.teamId, slug: teamSlug, autoCreateStreams: r.autoCreateStreams, rateLimitPerMinute: r.rateLimitPerMinute };
+      const stream: StreamRow | null = r.id
+        ? { id: r.id, slug: r.slug!, teamId: r.teamId, allowedOrigins: r.allowedOrigins ?? [], publicRead: r.publicRead!, publicWrite: r.publicWrite! }
+        : null;
+      return { team, stream };
+    },
+    (v) => v?.team.id ?? null,
+    (v) => !!v?.stream,
+  );
 }
 
 /** The stream's allowed origins, for CORS on responses that failed before authorization. */

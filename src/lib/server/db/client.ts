@@ -1,4 +1,7 @@
-// The Prisma client over node-postgres. One per process, created on first use.
+// PostgreSQL: one node-postgres pool per process, shared by the Prisma client (everything) and
+// `sql()` (the few hot statements — append, authorization reads, the fold — where Prisma's own
+// query pipeline costs more CPU than the database does).
+import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client.ts';
 import { requireEnv } from '../env.ts';
@@ -7,18 +10,40 @@ export type Db = PrismaClient;
 /** A client or an interactive transaction: IO functions take either, so they run inside $transaction too. */
 export type DbTx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
 
+let pool: pg.Pool | undefined;
 let client: PrismaClient | undefined;
 
+export function createPool(connectionString: string, max = 10): pg.Pool {
+  const p = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
+  // A dropped idle connection is replaced on next use; the error must not crash the process.
+  p.on('error', () => {});
+  return p;
+}
+
 export function createDb(connectionString: string, max = 10): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString, max, connectionTimeoutMillis: 5_000 }) });
+  return new PrismaClient({ adapter: new PrismaPg(createPool(connectionString, max), { disposeExternalPool: true }) });
+}
+
+function sharedPool(): pg.Pool {
+  pool ??= createPool(requireEnv('DATABASE_URL'));
+  return pool;
 }
 
 export function db(): PrismaClient {
-  client ??= createDb(requireEnv('DATABASE_URL'));
+  client ??= new PrismaClient({ adapter: new PrismaPg(sharedPool()) });
   return client;
 }
 
+/** A hot statement straight on the pool: one round trip, rows as node-postgres parses them. */
+export async function sql<T extends object>(text: string, values: unknown[] = []): Promise<T[]> {
+  return (await sharedPool().query<T & pg.QueryResultRow>(text, values)).rows;
+}
+
 export async function closeDb(): Promise<void> {
-  await client?.$disconnect();
+  const c = client;
+  const p = pool;
   client = undefined;
+  pool = undefined;
+  await c?.$disconnect();
+  await p?.end().catch(() => {});
 }

@@ -22,7 +22,7 @@ export type CreateContextOptions = {
 export async function createContext({ user, authorization, clientAddress = 'unknown', origin, db = defaultDb() }: CreateContextOptions): Promise<Context> {
   const bearer = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] : undefined;
   if (bearer) {
-    const key = await findApiKey(bearer, db);
+    const key = await findApiKey(bearer);
     // A bad or revoked key is anonymous; procedures then answer UNAUTHORIZED.
     return { db, clientAddress, origin, caller: key ? { kind: 'key', keyId: key.id, teamId: key.teamId, scopes: key.scopes } : { kind: 'anonymous', invalidKey: true } };
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createApiKey } from '../../auth/api-keys.ts';
 import { Scope, Slug as StreamSlug } from '../../../schemas/vocabulary.ts';
 import { AppError } from '../../errors.ts';
+import { invalidate } from '../../auth/auth-cache.ts';
 import { router, teamRoleProcedure } from '../init.ts';
 
 
@@ -31,12 +32,13 @@ export const apiKeyRouter = router({
     return rows.map(({ stream, createdBy, ...k }) => ({ ...k, stream: stream?.slug ?? null, createdBy: createdBy?.email ?? null }));
   }),
 
-  /** Takes effect at once: every request looks its key up afresh (no cache). */
+  /** Takes effect at once: every web process has dropped the key from its cache before this returns. */
   revoke: teamRoleProcedure('admin')
     .input(z.object({ id: z.string().uuid() }))
     .mutation(async ({ ctx, input }) => {
       const { count } = await ctx.db.apiKey.updateMany({ where: { id: input.id, teamId: ctx.team.id, revokedAt: null }, data: { revokedAt: new Date() } });
       if (count === 0) throw new AppError('not_found', 'No such key in this team.');
+      await invalidate({ kind: 'key', id: input.id });
       return { revoked: input.id };
     }),
 });

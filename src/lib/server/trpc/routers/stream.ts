@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { router, teamProcedure, teamRoleProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
+import { invalidate } from '../../auth/auth-cache.ts';
 import { assertStreamCapacity } from '../../streams/ensure-stream.ts';
 import { Slug, StreamSettings } from '../../../schemas/index.ts';
 import { countEventsPerMinute } from '../../streams/count-events-per-minute.ts';
@@ -67,6 +68,8 @@ export const streamRouter = router({
     const { stream: slug, team: _team, ...settings } = input;
     const { count } = await ctx.db.stream.updateMany({ where: { teamId: ctx.team.id, slug }, data: settings });
     if (count === 0) throw new AppError('not_found', `No stream \`${slug}\`.`);
+    // Every web process serves the new settings (public access, origins) before this returns.
+    await invalidate({ kind: 'team', id: ctx.team.id });
     return ctx.db.stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: streamSelect });
   }),
 
@@ -76,6 +79,7 @@ export const streamRouter = router({
       if (input.confirm !== input.stream) throw new AppError('bad_request', `Type the stream's name (\`${input.stream}\`) to confirm deleting it and all its events.`);
       const { count } = await ctx.db.stream.deleteMany({ where: { teamId: ctx.team.id, slug: input.stream } });
       if (count === 0) throw new AppError('not_found', `No stream \`${input.stream}\`.`);
+      await invalidate({ kind: 'team', id: ctx.team.id });
       return { deleted: input.stream };
     }),
 });

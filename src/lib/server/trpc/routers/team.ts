@@ -8,6 +8,7 @@ import { formatMailbox } from '../../effects/email-sender.ts';
 import { teamEmailSender } from '../../effects/sender-domains.ts';
 import { readFirstRun } from '../../teams/read-first-run.ts';
 import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
+import { invalidate } from '../../auth/auth-cache.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
 
 const TeamName = z.string().trim().min(1, 'Give the team a name.').max(100);
@@ -54,13 +55,15 @@ export const teamRouter = router({
 
   update: teamRoleProcedure('admin')
     .input(z.object({ autoCreateStreams: z.boolean().optional(), emailFrom: EmailFrom.optional() }))
-    .mutation(({ ctx, input }) =>
-      ctx.db.team.update({
+    .mutation(async ({ ctx, input }) => {
+      const team = await ctx.db.team.update({
         where: { id: ctx.team.id },
         data: { autoCreateStreams: input.autoCreateStreams, emailFrom: input.emailFrom === '' ? null : input.emailFrom },
         select: settingsSelect,
-      }),
-    ),
+      });
+      await invalidate({ kind: 'team', id: ctx.team.id });
+      return team;
+    }),
 
   delete: teamRoleProcedure('owner')
     .input(z.object({ confirm: z.string() }))
@@ -68,6 +71,7 @@ export const teamRouter = router({
       if (input.confirm !== ctx.team.slug) throw new AppError('bad_request', `Type the team's name (\`${ctx.team.slug}\`) to confirm deleting it with all its streams, events and keys.`);
       if (ctx.team.personal) throw new AppError('bad_request', 'A personal team cannot be deleted.');
       await ctx.db.team.delete({ where: { id: ctx.team.id } });
+      await invalidate({ kind: 'team', id: ctx.team.id });
       return { deleted: ctx.team.slug };
     }),
 
