@@ -90,3 +90,61 @@ describe('idempotency keys', () => {
     expect(fired.replayed).toBe(false);
   });
 });
+
+describe('group commit', () => {
+  it('coalesces concurrent appends to one stream: dense, in order, each answered with its own indices', async () => {
+    const { databaseUrl } = { databaseUrl: process.env.DATABASE_URL! };
+    const pg = (await import('pg')).default;
+    const probe = new pg.Client({ connectionString: databaseUrl });
+    await probe.connect();
+    try {
+      const teamId = (await db().stream.findUniqueOrThrow({ where: { id: streamId } })).teamId;
+      const hot = await db().stream.create({ data: { teamId, slug: 'hot', name: 'hot' } });
+      const commits = async () => {
+        await probe.query('SELECT pg_stat_force_next_flush()');
+        return (await probe.query('SELECT xact_commit::int AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n as number;
+      };
+      const before = await commits();
+      const requests = Array.from({ length: 200 }, (_, r) => (r % 10 === 0 ? [{ r, k: 0 }, { r, k: 1 }, { r, k: 2 }] : [{ r, k: 0 }]));
+      const results = await Promise.all(requests.map((bodies) => appendEvents({ streamId: hot.id, bodies })));
+      const statements = (await commits()) - before;
+      console.log(`200 concurrent appends to one stream took ${statements} commits`);
+      expect(statements).toBeLessThan(100);
+      const total = requests.reduce((n, b) => n + b.length, 0);
+      const events = await readEvents({ streamId: hot.id, start: 0, end: total });
+      expect(events.map((e) => e.index)).toEqual(Array.from({ length: total }, (_, i) => i));
+      results.forEach((res, r) => {
+        expect(res.count).toBe(requests[r].length);
+        expect(res.length).toBe(res.first + res.count);
+        expect(events.slice(res.first, res.first + res.count).map((e) => JSON.parse(e.bodyJson))).toEqual(requests[r]);
+      });
+    } finally {
+      await probe.end();
+    }
+  });
+
+  it('acknowledges nothing before its commit', async () => {
+    const pg = (await import('pg')).default;
+    const locker = new pg.Client({ connectionString: process.env.DATABASE_URL! });
+    const reader = new pg.Client({ connectionString: process.env.DATABASE_URL! });
+    await Promise.all([locker.connect(), reader.connect()]);
+    try {
+      // Another transaction holds the stream's row lock: the appends must wait, unanswered.
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM "Stream" WHERE id = $1 FOR UPDATE', [streamId]);
+      const answered: number[] = [];
+      const pending = Array.from({ length: 20 }, (_, i) => appendEvents({ streamId, bodies: [{ held: i }] }).then((r) => (answered.push(r.first), r)));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(answered).toEqual([]);
+      await locker.query('COMMIT');
+      const results = await Promise.all(pending);
+      // Every answered index is committed: another connection sees it.
+      for (const res of results) {
+        const { rows } = await reader.query('SELECT body FROM "Event" WHERE "streamId" = $1 AND "index" = $2', [streamId, res.first]);
+        expect(rows).toHaveLength(1);
+      }
+    } finally {
+      await Promise.all([locker.end(), reader.end()]);
+    }
+  });
+});

@@ -1,9 +1,9 @@
 // The one append path. JSON, forms, text, batches, timers and recipes all come through here:
 // assign dense indices under the stream's row lock, insert, bump the length, commit — and only
 // then wake the fold queue and the live tails.
-import { AppError } from '../errors.ts';
+import { AppError, toAppError } from '../errors.ts';
 import { env } from '../env.ts';
-import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
+import { db as defaultDb, sql, type Db, type DbTx } from '../db/client.ts';
 import { requestFold } from '../queue/enqueue.ts';
 import { publishAppended } from './tail-events.ts';
 import { sha256Hex } from '../crypto.ts';
@@ -55,7 +55,11 @@ export function encodeBodies(bodies: unknown[], limits = { event: env().EVENT_MA
 
 export async function appendEvents({ streamId, bodies, idempotency, db = defaultDb() }: AppendEventsOptions): Promise<AppendResult> {
   const encoded = encodeBodies(bodies);
-  const { teamId, ...result } = idempotency ? await appendIdempotent(db, streamId, encoded, idempotency) : await appendOnce(db, streamId, encoded);
+  const { teamId, ...result } = idempotency
+    ? await appendIdempotent(db, streamId, encoded, idempotency)
+    : db === defaultDb()
+      ? await appendGrouped(streamId, encoded)
+      : await appendOnce(db, streamId, encoded);
   if (!result.replayed) {
     // After commit, and never awaited: with Redis slow or down the append still stands, and the
     // sweep catches the fold up.
@@ -65,25 +69,93 @@ export async function appendEvents({ streamId, bodies, idempotency, db = default
   return result;
 }
 
+// ---- group commit ----
+// Appends to one stream serialise on its row lock anyway, so while one statement is in flight the
+// appends that arrive for the same stream wait here and go together in the next statement: one
+// round trip and one commit for all of them, each still answered with its own indices, and only
+// after that commit. An idle stream's append goes at once.
+
+type Waiting = { encoded: string[]; resolve: (appended: Appended) => void; reject: (error: unknown) => void };
+
+const MAX_GROUP_REQUESTS = 1_000;
+const MAX_GROUP_BODIES = 10_000;
+const lines = new Map<string, Waiting[]>();
+
+function appendGrouped(streamId: string, encoded: string[]): Promise<Appended> {
+  return new Promise((resolve, reject) => {
+    const waiting: Waiting = { encoded, resolve, reject };
+    const line = lines.get(streamId);
+    if (line) {
+      line.push(waiting);
+      return;
+    }
+    lines.set(streamId, [waiting]);
+    void drain(streamId);
+  });
+}
+
+async function drain(streamId: string): Promise<void> {
+  const line = lines.get(streamId)!;
+  while (line.length > 0) {
+    const group: Waiting[] = [];
+    let bodies = 0;
+    while (line.length > 0 && group.length < MAX_GROUP_REQUESTS && (group.length === 0 || bodies + line[0].encoded.length <= MAX_GROUP_BODIES)) {
+      const next = line.shift()!;
+      group.push(next);
+      bodies += next.encoded.length;
+    }
+    try {
+      const appended = await appendStatement(streamId, group.length === 1 ? group[0].encoded : group.flatMap((w) => w.encoded));
+      let first = appended.first;
+      for (const w of group) {
+        const count = w.encoded.length;
+        w.resolve({ ...appended, first, count, length: first + count });
+        first += count;
+      }
+    } catch (error) {
+      if (group.length > 1 && toAppError(error).code !== 'unavailable') {
+        // Not the database being away: one request's data may be the cause, so each goes alone.
+        for (const w of group) await appendStatement(streamId, w.encoded).then(w.resolve, w.reject);
+      } else {
+        for (const w of group) w.reject(error);
+      }
+    }
+  }
+  lines.delete(streamId);
+}
+
+const APPEND_SQL = `
+  WITH bumped AS (
+    UPDATE "Stream" SET length = length + $2::int, "lastEventAt" = now()
+    WHERE id = $1::uuid RETURNING length, "lastEventAt" AS at, "teamId"
+  ), inserted AS (
+    INSERT INTO "Event" ("streamId", "index", body, "receivedAt")
+    SELECT $1::uuid, b.length - $2::int + (t.ord - 1)::int, t.body::jsonb, b.at
+    FROM bumped b, unnest($3::text[]) WITH ORDINALITY AS t(body, ord)
+    RETURNING 1
+  )
+  SELECT length, at, "teamId" FROM bumped`;
+
 /**
  * The hot path: one statement, so one round trip and its own transaction. The UPDATE takes the
  * stream's row lock, which serialises concurrent writers and makes the indices dense.
  */
+async function appendStatement(streamId: string, encoded: string[]): Promise<Appended> {
+  return appended(await sql<AppendedRow>(APPEND_SQL, [streamId, encoded.length, encoded]), encoded.length);
+}
+
+/** The same statement inside a caller's transaction. */
 async function appendOnce(db: DbTx, streamId: string, encoded: string[]): Promise<Appended> {
-  const rows = await db.$queryRaw<{ length: number; at: Date; teamId: string }[]>`
-    WITH bumped AS (
-      UPDATE "Stream" SET length = length + ${encoded.length}, "lastEventAt" = now()
-      WHERE id = ${streamId}::uuid RETURNING length, "lastEventAt" AS at, "teamId"
-    ), inserted AS (
-      INSERT INTO "Event" ("streamId", "index", body, "receivedAt")
-      SELECT ${streamId}::uuid, b.length - ${encoded.length}::int + (t.ord - 1)::int, t.body::jsonb, b.at
-      FROM bumped b, unnest(${encoded}::text[]) WITH ORDINALITY AS t(body, ord)
-      RETURNING 1
-    )
-    SELECT length, at, "teamId" FROM bumped`;
+  const rows = await db.$queryRawUnsafe<AppendedRow[]>(APPEND_SQL, streamId, encoded.length, encoded);
+  return appended(rows, encoded.length);
+}
+
+type AppendedRow = { length: number; at: Date; teamId: string };
+
+function appended(rows: AppendedRow[], count: number): Appended {
   if (rows.length === 0) throw new AppError('not_found', 'No such stream.');
   const { length, at, teamId } = rows[0];
-  return { first: length - encoded.length, count: encoded.length, length, receivedAt: at.toISOString(), replayed: false, teamId };
+  return { first: length - count, count, length, receivedAt: at.toISOString(), replayed: false, teamId };
 }
 
 /**
