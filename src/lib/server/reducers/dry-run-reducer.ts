@@ -23,7 +23,7 @@ export async function dryRunReducer({ team, stream, code, initialState = null, l
   const now = Date.now();
   const events = given
     ? given.map((body, i) => ({ index: i, bodyJson: JSON.stringify(body ?? null), receivedAt: now }))
-    : (await readEvents({ streamId: stream.id, start: Math.max(0, stream.length - last), end: stream.length, db })).map((e) => ({
+    : (await readEvents({ streamId: stream.id, start: Math.max(0, stream.length - last), end: stream.length })).map((e) => ({
         index: e.index,
         bodyJson: e.bodyJson,
         receivedAt: e.receivedAt.getTime(),

@@ -1,9 +1,12 @@
 // Folds a stream's events into each enabled reducer's state, exactly once on state: read events
 // after the cursor, fold a batch in the sandbox, then write state, cursor and the batch's effects
-// in one transaction guarded by the old cursor. Two workers racing cost work, never correctness.
-import { db as defaultDb, type Db } from '../db/client.ts';
+// in one statement guarded by the old cursor. Two workers racing cost work, never correctness.
+//
+// A round is two reads (every reducer's track, then the events the furthest-behind one needs) and
+// one commit statement per reducer that folded, the reducers' folds and commits running side by side.
+import { db as defaultDb, sql, type Db } from '../db/client.ts';
 import { readEvents } from '../streams/read-events.ts';
-import { foldSlice, type FoldResult, type RecordedEffect } from './sandbox/index.ts';
+import { foldSlice, type FoldResult, type RecordedEffect, type SandboxEvent } from './sandbox/index.ts';
 import { effectId } from './effect-id.ts';
 import { loadReducerCode } from './reducer-code.ts';
 import { enqueueEffects } from '../effects/enqueue-effect.ts';
@@ -11,149 +14,171 @@ import { firstAttemptAt } from '../effects/kinds/index.ts';
 import { channelFor, publish } from '../notify.ts';
 
 export type FoldStreamOptions = { streamId: string; batchSize?: number; timeBudgetMs?: number; db?: Db };
+/** `more`: the time budget ran out with work left (the caller queues another round). */
 export type FoldStreamResult = { folded: number; more: boolean };
 
-class LostRace extends Error {}
-
-type Track = { replay: boolean; version: number; cursor: number; stateJson: string; suppressBelow: number };
+type Stream = { id: string; slug: string; teamId: string; team: string; length: number };
+type Track = { reducerId: string; replay: boolean; version: number; cursor: number; stateJson: string; suppressBelow: number };
 
 export async function foldStream({ streamId, batchSize = 1000, timeBudgetMs = 1_000, db = defaultDb() }: FoldStreamOptions): Promise<FoldStreamResult> {
   const started = Date.now();
   let folded = 0;
-  let more = false;
-  const stream = await db.stream.findUnique({
-    where: { id: streamId },
-    select: { id: true, slug: true, teamId: true, team: { select: { slug: true } }, reducers: { where: { enabled: true }, select: { id: true } } },
-  });
-  if (!stream) return { folded, more };
-
-  for (const { id: reducerId } of stream.reducers) {
-    for (;;) {
-      if (Date.now() - started > timeBudgetMs) return { folded, more: true };
-      const step = await foldOnce({ reducerId, stream, batchSize, db });
-      folded += step.folded;
-      if (step.done) break;
-    }
+  for (;;) {
+    const loaded = await loadTracks(streamId);
+    if (!loaded) return { folded, more: false };
+    const { stream, tracks } = loaded;
+    // Replays that reached the head take over; the rest fold from their cursors.
+    await Promise.all(tracks.filter((t) => t.replay && t.cursor >= stream.length).map((t) => promoteReplay(t)));
+    const behind = tracks.filter((t) => t.cursor < stream.length);
+    if (behind.length === 0) return { folded, more: false };
+    const from = Math.min(...behind.map((t) => t.cursor));
+    const rows = await readEvents({ streamId, start: from, end: Math.min(stream.length, from + batchSize) });
+    const events: SandboxEvent[] = rows.map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() }));
+    const steps = await Promise.all(behind.map((track) => foldTrack({ track, stream, events: events.slice(track.cursor - from), db })));
+    folded += steps.reduce((n, s) => n + s, 0);
+    if (steps.every((s) => s === 0)) return { folded, more: false };
+    if (Date.now() - started > timeBudgetMs) return { folded, more: true };
   }
-  // Anything appended while we folded is picked up by the job its append enqueued; say so anyway.
-  const behind = await db.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM "ReducerState" rs JOIN "Reducer" r ON r.id = rs."reducerId" JOIN "Stream" s ON s.id = r."streamId"
-    WHERE s.id = ${streamId}::uuid AND r.enabled AND rs.status = 'active'
-      AND (rs.cursor < s.length OR rs."replayVersion" IS NOT NULL)`;
-  more = behind[0].n > 0;
-  return { folded, more };
 }
 
-async function loadTrack(reducerId: string, db: Db): Promise<(Track & { status: string; length: number }) | null> {
-  const rows = await db.$queryRaw<
-    { status: string; version: number; cursor: number; state: string | null; suppressUntil: number; replayVersion: number | null; replayCursor: number | null; replayState: string | null; replayUntil: number | null; length: number }[]
-  >`SELECT rs.status::text, rs.version, rs.cursor, rs.state::text AS state, rs."suppressUntil", rs."replayVersion", rs."replayCursor",
-           rs."replayState"::text AS "replayState", rs."replayUntil", s.length
-    FROM "ReducerState" rs JOIN "Reducer" r ON r.id = rs."reducerId" JOIN "Stream" s ON s.id = r."streamId"
-    WHERE rs."reducerId" = ${reducerId}::uuid`;
-  const r = rows[0];
-  if (!r) return null;
-  const replay = r.replayVersion !== null;
-  return {
-    status: r.status,
-    length: r.length,
-    replay,
-    version: replay ? r.replayVersion! : r.version,
-    cursor: replay ? r.replayCursor! : r.cursor,
-    stateJson: (replay ? r.replayState : r.state) ?? 'null',
-    suppressBelow: replay ? r.replayUntil! : r.suppressUntil,
-  };
+/** Whether any enabled, active reducer of the stream is behind it (or replaying). */
+export async function streamBehind(streamId: string): Promise<boolean> {
+  const [row] = await sql<{ behind: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM "ReducerState" rs JOIN "Reducer" r ON r.id = rs."reducerId" JOIN "Stream" s ON s.id = r."streamId"
+       WHERE s.id = $1::uuid AND r.enabled AND rs.status = 'active' AND (rs.cursor < s.length OR rs."replayVersion" IS NOT NULL)) AS behind`,
+    [streamId],
+  );
+  return row?.behind ?? false;
 }
 
-/** One batch for one reducer. `done` when it is caught up, errored, or lost a race. */
-async function foldOnce({ reducerId, stream, batchSize, db }: { reducerId: string; stream: { id: string; slug: string; teamId: string; team: { slug: string } }; batchSize: number; db: Db }): Promise<{ folded: number; done: boolean }> {
-  const track = await loadTrack(reducerId, db);
-  if (!track || track.status !== 'active') return { folded: 0, done: true };
-  if (track.cursor >= track.length) {
-    if (track.replay) await promoteReplay(reducerId, track, db);
-    return { folded: 0, done: true };
-  }
-  const code = await loadReducerCode(reducerId, track.version, db);
-  const events = await readEvents({ streamId: stream.id, start: track.cursor, end: Math.min(track.length, track.cursor + batchSize), db });
-  if (events.length === 0) return { folded: 0, done: true };
+/** The stream and the track each enabled, active reducer folds now (the replay track while one runs), in one read. */
+async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: Track[] } | null> {
+  const rows = await sql<{
+    slug: string; teamId: string; team: string; length: number; reducerId: string | null; status: string | null; version: number; cursor: number; state: string | null;
+    suppressUntil: number; replayVersion: number | null; replayCursor: number | null; replayState: string | null; replayUntil: number | null;
+  }>(
+    `SELECT s.slug, s."teamId", t.slug AS team, s.length, rs."reducerId", rs.status::text AS status, rs.version, rs.cursor, rs.state::text AS state,
+            rs."suppressUntil", rs."replayVersion", rs."replayCursor", rs."replayState"::text AS "replayState", rs."replayUntil"
+     FROM "Stream" s JOIN "Team" t ON t.id = s."teamId"
+     LEFT JOIN "Reducer" r ON r."streamId" = s.id AND r.enabled
+     LEFT JOIN "ReducerState" rs ON rs."reducerId" = r.id AND rs.status = 'active'
+     WHERE s.id = $1::uuid`,
+    [streamId],
+  );
+  if (rows.length === 0) return null;
+  const { slug, teamId, team, length } = rows[0];
+  const tracks = rows
+    .filter((r) => r.reducerId !== null)
+    .map((r) => {
+      const replay = r.replayVersion !== null;
+      return {
+        reducerId: r.reducerId!,
+        replay,
+        version: replay ? r.replayVersion! : r.version,
+        cursor: replay ? r.replayCursor! : r.cursor,
+        stateJson: (replay ? r.replayState : r.state) ?? 'null',
+        suppressBelow: replay ? r.replayUntil! : r.suppressUntil,
+      };
+    });
+  return { stream: { id: streamId, slug, teamId, team, length }, tracks };
+}
+
+/** One slice of the events for one reducer, committed; how many events it folded (0: lost a race or nothing to do). */
+async function foldTrack({ track, stream, events, db }: { track: Track; stream: Stream; events: SandboxEvent[]; db: Db }): Promise<number> {
+  if (events.length === 0) return 0;
+  const code = await loadReducerCode(track.reducerId, track.version, db);
   const result = await foldSlice({
     tenant: stream.teamId,
-    cacheKey: `${reducerId}:${track.version}`,
+    cacheKey: `${track.reducerId}:${track.version}`,
     code: code.code,
     stateJson: track.stateJson,
-    events: events.map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() })),
-    stream: { team: stream.team.slug, name: stream.slug, length: track.length },
+    events,
+    stream: { team: stream.team, name: stream.slug, length: stream.length },
   });
-  try {
-    const pending = await commitBatch({ reducerId, stream, track, result, db });
-    // Best effort, after commit: the rows are stored, and the sweep enqueues whatever this misses.
-    await enqueueEffects(pending);
-  } catch (error) {
-    if (error instanceof LostRace) return { folded: 0, done: true };
-    throw error;
-  }
+  const pending = await commitBatch({ track, stream, result });
+  if (pending === null) return 0;
+  // Best effort, after commit: the rows are stored, and the sweep enqueues whatever this misses.
+  await enqueueEffects(pending);
   const next = track.cursor + result.folded;
   // Waiters on `?after=` read the state when told it passed their event, or that the reducer stopped.
-  if (!track.replay && (result.folded > 0 || result.error)) await publish(channelFor('folded', reducerId), result.error ? `stopped:${next}` : String(next));
-  if (track.replay && !result.error && next >= track.length) await promoteReplay(reducerId, { ...track, cursor: next }, db);
-  // A slice that yielded leaves the rest of the batch for the next round (after other teams' turn).
-  return { folded: result.folded, done: !!result.error || next >= track.length };
+  if (!track.replay && (result.folded > 0 || result.error)) await publish(channelFor('folded', track.reducerId), result.error ? `stopped:${next}` : String(next));
+  if (track.replay && !result.error && next >= stream.length) await promoteReplay({ ...track, cursor: next });
+  // An error stops this reducer; a slice that yielded leaves the rest for the next round.
+  return result.error ? 0 : result.folded;
 }
 
-type StoredEffect = { id: string; teamId: string; kind: RecordedEffect['kind']; payload: RecordedEffect['payload']; status: 'pending' | 'suppressed'; eventIndex: number; nextAttemptAt: Date };
+type StoredEffect = { id: string; teamId: string; kind: RecordedEffect['kind']; payload: RecordedEffect['payload']; status: 'pending' | 'suppressed'; eventIndex: number; ordinal: number; nextAttemptAt: Date };
 
-async function commitBatch({ reducerId, stream, track, result, db }: { reducerId: string; stream: { id: string; teamId: string }; track: Track; result: FoldResult; db: Db }): Promise<StoredEffect[]> {
-  const next = track.cursor + result.folded;
+// The new state, cursor, error (if the batch stopped on one) and the batch's effects, in one
+// statement: the effects are written only if the guarded update matched, so a lost race writes nothing.
+const COMMIT_SQL = (track: 'live' | 'replay') => `
+  WITH upd AS (
+    UPDATE "ReducerState" SET
+      ${track === 'live' ? `state = $2::jsonb, cursor = $3` : `"replayState" = $2::jsonb, "replayCursor" = $3`},
+      status = CASE WHEN $6::text IS NULL THEN status ELSE 'errored'::"ReducerStatus" END,
+      "errorMessage" = CASE WHEN $6::text IS NULL THEN "errorMessage" ELSE $6 END,
+      "errorStack" = CASE WHEN $6::text IS NULL THEN "errorStack" ELSE $7 END,
+      "errorIndex" = CASE WHEN $6::text IS NULL THEN "errorIndex" ELSE $8::int END,
+      "erroredAt" = CASE WHEN $6::text IS NULL THEN "erroredAt" ELSE now() END,
+      "updatedAt" = now()
+    WHERE "reducerId" = $1::uuid AND ${track === 'live' ? `version = $4 AND cursor = $5 AND "replayVersion" IS NULL` : `"replayVersion" = $4 AND "replayCursor" = $5`}
+    RETURNING 1
+  ), fx AS (
+    INSERT INTO "Effect" (id, "teamId", "streamId", "reducerId", version, "eventIndex", ordinal, kind, payload, status, "nextAttemptAt")
+    SELECT e.id, $9::uuid, $10::uuid, $1::uuid, $4, e.idx, e.ord, e.kind::"EffectKind", e.payload::jsonb, e.status::"EffectStatus", e.next
+    FROM unnest($11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::timestamptz[]) AS e(id, idx, ord, kind, payload, status, next)
+    WHERE EXISTS (SELECT 1 FROM upd)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM upd)::int AS updated`;
+
+/** Commits one folded batch; the effects to enqueue, or null when another worker got there first. */
+async function commitBatch({ track, stream, result }: { track: Track; stream: Stream; result: FoldResult }): Promise<StoredEffect[] | null> {
   const recordedAt = new Date();
   const effects: StoredEffect[] = result.effects.map((e) => ({
-    id: effectId(reducerId, track.version, e.eventIndex, e.ordinal),
+    id: effectId(track.reducerId, track.version, e.eventIndex, e.ordinal),
     teamId: stream.teamId,
     kind: e.kind,
     payload: e.payload,
     eventIndex: e.eventIndex,
+    ordinal: e.ordinal,
     status: e.eventIndex < track.suppressBelow ? 'suppressed' : 'pending',
     nextAttemptAt: firstAttemptAt(e.kind, e.payload, recordedAt),
   }));
-  await db.$transaction(async (tx) => {
-    const updated = track.replay
-      ? await tx.$executeRaw`UPDATE "ReducerState" SET "replayState" = ${result.stateJson}::jsonb, "replayCursor" = ${next}, "updatedAt" = now()
-          WHERE "reducerId" = ${reducerId}::uuid AND "replayVersion" = ${track.version} AND "replayCursor" = ${track.cursor}`
-      : await tx.$executeRaw`UPDATE "ReducerState" SET state = ${result.stateJson}::jsonb, cursor = ${next}, "updatedAt" = now()
-          WHERE "reducerId" = ${reducerId}::uuid AND version = ${track.version} AND cursor = ${track.cursor} AND "replayVersion" IS NULL`;
-    if (updated !== 1) throw new LostRace();
-    if (effects.length) {
-      await tx.effect.createMany({
-        skipDuplicates: true,
-        data: effects.map((e, i) => ({
-          id: e.id,
-          teamId: stream.teamId,
-          streamId: stream.id,
-          reducerId,
-          version: track.version,
-          eventIndex: e.eventIndex,
-          ordinal: result.effects[i].ordinal,
-          kind: e.kind,
-          payload: e.payload as object,
-          status: e.status,
-          nextAttemptAt: e.nextAttemptAt,
-        })),
-      });
-    }
-    if (result.error) {
-      await tx.reducerState.update({
-        where: { reducerId },
-        data: { status: 'errored', errorMessage: result.error.message, errorStack: result.error.stack, errorIndex: result.error.index, erroredAt: new Date() },
-      });
-    }
-  });
+  const [row] = await sql<{ updated: number }>(COMMIT_SQL(track.replay ? 'replay' : 'live'), [
+    track.reducerId,
+    result.stateJson,
+    track.cursor + result.folded,
+    track.version,
+    track.cursor,
+    result.error?.message ?? null,
+    result.error?.stack ?? null,
+    result.error?.index ?? null,
+    stream.teamId,
+    stream.id,
+    effects.map((e) => e.id),
+    effects.map((e) => e.eventIndex),
+    effects.map((e) => e.ordinal),
+    effects.map((e) => e.kind),
+    effects.map((e) => JSON.stringify(e.payload)),
+    effects.map((e) => e.status),
+    effects.map((e) => e.nextAttemptAt),
+  ]);
+  if (row?.updated !== 1) return null;
   return effects.filter((e) => e.status === 'pending');
 }
 
 /** The replay caught up with the stream: its state becomes the live one. */
-async function promoteReplay(reducerId: string, track: Track, db: Db): Promise<void> {
-  const updated = await db.$executeRaw`
-    UPDATE "ReducerState" SET state = "replayState", cursor = "replayCursor", version = "replayVersion", "suppressUntil" = "replayUntil",
-      "replayState" = NULL, "replayCursor" = NULL, "replayVersion" = NULL, "replayUntil" = NULL, "updatedAt" = now()
-    WHERE "reducerId" = ${reducerId}::uuid AND "replayVersion" = ${track.version} AND "replayCursor" = ${track.cursor}`;
-  if (updated === 1) await publish(channelFor('folded', reducerId), String(track.cursor));
+async function promoteReplay(track: Track): Promise<void> {
+  const [row] = await sql<{ promoted: number }>(
+    `WITH p AS (
+       UPDATE "ReducerState" SET state = "replayState", cursor = "replayCursor", version = "replayVersion", "suppressUntil" = "replayUntil",
+         "replayState" = NULL, "replayCursor" = NULL, "replayVersion" = NULL, "replayUntil" = NULL, "updatedAt" = now()
+       WHERE "reducerId" = $1::uuid AND "replayVersion" = $2 AND "replayCursor" = $3 RETURNING 1)
+     SELECT count(*)::int AS promoted FROM p`,
+    [track.reducerId, track.version, track.cursor],
+  );
+  if (row?.promoted === 1) await publish(channelFor('folded', track.reducerId), String(track.cursor));
 }
