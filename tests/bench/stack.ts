@@ -99,7 +99,8 @@ export type Pipet = { url: string; web: Proc; worker: Proc; stop(): Promise<void
 export async function startPipet({ buildDir, env, webEnv = {}, workerEnv = {}, nodeFlags = [] }: { buildDir: string; env: PipetEnv; webEnv?: Record<string, string>; workerEnv?: Record<string, string>; nodeFlags?: string[] }): Promise<Pipet> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const common = { NODE_ENV: 'production', ALLOW_PRIVATE_WEBHOOKS: 'true', ...env };
+  // The load comes from one key and one address: the per-key and per-address limits are lifted.
+  const common = { NODE_ENV: 'production', ALLOW_PRIVATE_WEBHOOKS: 'true', KEY_RATE_LIMIT_PER_MINUTE: '1000000000', LIVE_CONNECTIONS_PER_CALLER: '100000', ...env };
   // SHUTDOWN_TIMEOUT: adapter-node closes lingering connections after 3 s, so a stop after a
   // saturating load ends (and --cpu-prof writes its profile) before the stop's hard limit.
   const web = spawnNode('web', [join(buildDir, 'index.js')], { ...common, HOST: '127.0.0.1', PORT: String(port), ORIGIN: url, SHUTDOWN_TIMEOUT: '3', ...webEnv }, nodeFlags);
