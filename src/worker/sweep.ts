@@ -1,6 +1,6 @@
 // The periodic sweep: re-enqueueing whatever PostgreSQL says is behind, plus housekeeping — the
 // idempotency window every sweep, and retention (settled effects, outbox emails, expired sessions,
-// ended invites) at most once per RETENTION_INTERVAL_MS.
+// ended invites, time-travel snapshots beyond their budget) at most once per RETENTION_INTERVAL_MS.
 import { env } from '../lib/server/env.ts';
 import { sweepIdempotency } from '../lib/server/streams/sweep-idempotency.ts';
 import { sweepFolds } from '../lib/server/reducers/sweep-folds.ts';
@@ -8,6 +8,7 @@ import { sweepEffects } from '../lib/server/effects/sweep-effects.ts';
 import { pruneEffects } from '../lib/server/effects/prune-effects.ts';
 import { pruneSessions } from '../lib/server/auth/prune-sessions.ts';
 import { pruneInvites } from '../lib/server/teams/prune-invites.ts';
+import { pruneSnapshots } from '../lib/server/reducers/prune-snapshots.ts';
 
 let lastRetention = 0;
 
@@ -22,8 +23,9 @@ export async function runSweep(): Promise<void> {
   }
 }
 
-export async function runRetention(): Promise<{ effects: number; emails: number; sessions: number; invites: number }> {
+export async function runRetention(): Promise<{ effects: number; emails: number; sessions: number; invites: number; snapshots: number }> {
   const e = env();
   const { effects, emails } = await pruneEffects({ olderThanDays: e.EFFECT_RETENTION_DAYS });
-  return { effects, emails, sessions: await pruneSessions(), invites: await pruneInvites({ olderThanDays: e.INVITE_RETENTION_DAYS }) };
+  const snapshots = await pruneSnapshots({ max: e.REDUCER_SNAPSHOTS_MAX, maxBytes: e.REDUCER_SNAPSHOT_BYTES_MAX });
+  return { effects, emails, sessions: await pruneSessions(), invites: await pruneInvites({ olderThanDays: e.INVITE_RETENTION_DAYS }), snapshots };
 }

@@ -80,7 +80,7 @@ export async function benchBigStreams({ db, teamId, client, teamSlug, sizes = [1
   }
   // Honest: every reducer has folded its whole stream, and counted what a scan counts.
   for (const size of sizes) {
-    const view = await readReducerState({ streamId: streams[size].id, name: 'foos', db });
+    const view = await readReducerState({ streamId: streams[size].id, name: 'foos' });
     const [{ n }] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM "Event" WHERE "streamId" = ${streams[size].id}::uuid AND body->>'type' = 'foo'`;
     if (view?.folded !== size || view.stateJson !== String(n)) throw new Error(`the ${size}-event reducer is not caught up: ${JSON.stringify(view)} vs ${n}`);
   }
@@ -105,7 +105,7 @@ export async function benchBigStreams({ db, teamId, client, teamSlug, sizes = [1
       await db.$queryRaw`SELECT count(*) FROM "Event" WHERE "streamId" = ${id}::uuid`;
       count[size].push(performance.now() - t0);
       t0 = performance.now();
-      await readReducerState({ streamId: id, name: 'foos', db });
+      await readReducerState({ streamId: id, name: 'foos' });
       read[size].push(performance.now() - t0);
       t0 = performance.now();
       await client.request('GET', statePath);

@@ -40,6 +40,20 @@ describe('GET /state/{reducer}', () => {
     }
   });
 
+  it('answers ?at=i with the state right after event i (time travel), and refuses an event not folded yet', async () => {
+    const { index } = await (await postJson(url(), { click: 'last' }, bearer(key))).json();
+    expect((await fetch(url(`/state/count?after=${index}`), { headers: bearer(key) })).status).toBe(200);
+    for (const i of [0, 7, index]) {
+      const res = await fetch(url(`/state/count?at=${i}`), { headers: bearer(key) });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toBe(i + 1);
+      expect(res.headers.get('pipet-folded')).toBe(String(i + 1));
+    }
+    await expectError(await fetch(url(`/state/count?at=${index + 100}`), { headers: bearer(key) }), 409, 'conflict');
+    await expectError(await fetch(url('/state/count?at=-1'), { headers: bearer(key) }), 400, 'bad_request');
+    await expectError(await fetch(url('/state/count?at=1&after=1'), { headers: bearer(key) }), 400, 'bad_request');
+  });
+
   it('answers with an ETag and 304 when unchanged', async () => {
     const first = await fetch(url('/state/count'), { headers: bearer(key) });
     const tag = first.headers.get('etag')!;

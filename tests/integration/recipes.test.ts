@@ -37,7 +37,7 @@ afterAll(async () => {
 describe('recipe router', () => {
   it('lists the recipes with their parameters as JSON Schema', async () => {
     const list = await member.recipe.list();
-    expect(list.map((r) => r.name)).toEqual(['stuck-user', 'form-submissions', 'threshold-alert', 'tic-tac-toe']);
+    expect(list.map((r) => r.name)).toEqual(['stuck-user', 'form-submissions', 'threshold-alert', 'inactive-users', 'tic-tac-toe']);
     expect(list[0].params).toMatchObject({ type: 'object', properties: { hours: { type: 'number', default: 24 } } });
   });
 

@@ -19,11 +19,11 @@ export const SCOPES = ['ingest', 'read', 'manage'] as const;
 export const Scope = z.enum(SCOPES);
 export type Scope = z.infer<typeof Scope>;
 
-export const EFFECT_KINDS = ['webhook', 'email', 'timer', 'slack'] as const;
+export const EFFECT_KINDS = ['webhook', 'email', 'timer', 'slack', 'cancel'] as const;
 export const EffectKind = z.enum(EFFECT_KINDS);
 export type EffectKind = z.infer<typeof EffectKind>;
 
-export const EFFECT_STATUSES = ['pending', 'delivered', 'failed', 'suppressed'] as const;
+export const EFFECT_STATUSES = ['pending', 'delivered', 'failed', 'suppressed', 'cancelled'] as const;
 export const EffectStatus = z.enum(EFFECT_STATUSES);
 export type EffectStatus = z.infer<typeof EffectStatus>;
 

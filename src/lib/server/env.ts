@@ -70,6 +70,11 @@ const EnvSchema = z.object({
   ALLOW_PRIVATE_WEBHOOKS: flag,
   // The reducer sandbox (lib/server/reducers/sandbox/). Threads default to the machine's cores.
   SANDBOX_THREADS: z.coerce.number().int().min(1).max(64).optional(),
+  // Time travel: a snapshot of each reducer's state every this many events, and how much snapshot
+  // storage one reducer may keep (the oldest go first beyond it).
+  REDUCER_SNAPSHOT_EVERY: z.coerce.number().int().min(10).max(1_000_000).default(1_000),
+  REDUCER_SNAPSHOTS_MAX: z.coerce.number().int().min(1).default(2_000),
+  REDUCER_SNAPSHOT_BYTES_MAX: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   SANDBOX_INTERACTIVE_THREADS: z.coerce.number().int().min(1).max(16).default(1),
   // Dry runs and compile checks of unsaved code (the web's own small pool), per team.
   DRY_RUN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(60),

@@ -19,5 +19,7 @@ export const reducerRows: MatrixRows = {
   'reducer.resume': { input: (w) => withReducer(w, true), expect: expecting('anyMember') },
   'reducer.skip': { input: (w) => withReducer(w, true), expect: expecting('anyMember') },
   'reducer.replay': { input: (w) => withReducer(w), expect: expecting('anyMember') },
+  // Nothing is folded in the matrix's world: members reach the reducer and hear that event 0 is not folded yet.
+  'reducer.stateAt': { input: (w) => withReducer(w).then((r) => ({ ...r, index: 0 })), expect: expecting('anyMember', { member: 'CONFLICT', admin: 'CONFLICT', owner: 'CONFLICT', manageKey: 'CONFLICT' }) },
   'reducer.dryRun': { input: (w) => ({ team: w.team.slug, stream: w.stream.slug, code: '(n) => n + 1', initialState: 0, events: [1, 2] }), expect: expecting('anyMember') },
 };

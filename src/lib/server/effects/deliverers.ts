@@ -29,6 +29,8 @@ export const DELIVERERS = {
   },
   timer: ({ effect, payload, db }) => fireTimer({ effectId: effect.id, streamId: effect.streamId, payload, db }),
   slack: ({ effect, payload, secret }) => postSlack({ effectId: effect.id, secret, payload, timeoutMs: env().WEBHOOK_TIMEOUT_MS }),
+  // Applied by the fold when recorded; its row is stored delivered and never queued.
+  cancel: async () => ({ result: 'delivered', responseExcerpt: 'Applied when folded.' }),
 } satisfies { [K in EffectKind]: Deliver<K> };
 
 export function deliverOnce<K extends EffectKind>(kind: K, input: DeliveryInput<K>): Promise<WebhookAttempt> {

@@ -19,8 +19,10 @@ export function effectJobId({ id, kind, attempts = 0 }: Pick<EnqueueableEffect, 
 
 /** Enqueues an effect's next attempt, delayed until it is due. Best effort: false when Redis is away. */
 export async function enqueueEffect(effect: EnqueueableEffect): Promise<boolean> {
+  const queue = specOf(effect.kind).queue;
+  if (queue === 'none') return true;
   const delay = Math.max(0, (effect.nextAttemptAt?.getTime() ?? Date.now()) - Date.now());
-  return enqueue(specOf(effect.kind).queue, effectJobId(effect), { effectId: effect.id, teamId: effect.teamId }, delay);
+  return enqueue(queue, effectJobId(effect), { effectId: effect.id, teamId: effect.teamId }, delay);
 }
 
 export async function enqueueEffects(effects: EnqueueableEffect[]): Promise<void> {
@@ -32,8 +34,10 @@ export async function enqueueEffects(effects: EnqueueableEffect[]): Promise<void
  * crashed or lost PostgreSQL three times), which would otherwise block the id forever.
  */
 export async function reEnqueueEffect(effect: EnqueueableEffect): Promise<boolean> {
+  const name = specOf(effect.kind).queue;
+  if (name === 'none') return true;
   try {
-    const existing = await queue(specOf(effect.kind).queue).getJob(effectJobId(effect));
+    const existing = await queue(name).getJob(effectJobId(effect));
     if (existing && (await existing.isFailed())) await existing.remove();
   } catch {
     return false;

@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
 import { channelFor, nextMessage, SAFETY_POLL_MS } from '../notify.ts';
 import { readReducerState, type ReducerStateView } from '../reducers/read-state.ts';
+import { stateAt } from '../reducers/state-at.ts';
 import { restartingError, sseRestartHint } from '../lifecycle.ts';
 import { openLive, sseEnding } from './live.ts';
 import { intParam } from './read-request.ts';
@@ -51,7 +52,22 @@ async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerSta
   }
 }
 
+/** `?at=i`: the state right after event i (time travel), from the nearest snapshot. */
+async function readStateAt(ctx: StreamContext, at: number): Promise<Response> {
+  const view = await current(ctx);
+  const past = await stateAt({ stream: { id: ctx.stream.id, slug: ctx.stream.slug, team: ctx.team.slug, teamId: ctx.team.id }, reducerId: view.reducerId, index: at });
+  // A past state never changes: cacheable for good under its version and position.
+  const headers = { etag: `W/"${past.version}-${past.folded}"`, 'pipet-folded': String(past.folded), 'cache-control': 'private, max-age=31536000, immutable' };
+  if (ctx.event.request.headers.get('if-none-match') === headers.etag) return new Response(null, { status: 304, headers });
+  return jsonText(past.stateJson, { headers });
+}
+
 export async function readState(ctx: StreamContext): Promise<Response> {
+  const at = intParam(ctx.url, 'at', { min: 0 });
+  if (at !== undefined) {
+    if (ctx.url.searchParams.has('after')) throw new AppError('bad_request', 'Use either `at` (a past state) or `after` (wait for a state), not both.');
+    return readStateAt(ctx, at);
+  }
   const after = intParam(ctx.url, 'after', { min: 0 });
   const view = after === undefined ? await current(ctx) : await waitFolded(ctx, after);
   const headers = { etag: etag(view), 'pipet-folded': String(view.folded), 'cache-control': 'no-cache' };

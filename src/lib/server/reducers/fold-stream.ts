@@ -10,7 +10,8 @@ import { foldSlice, type FoldResult, type RecordedEffect, type SandboxEvent } fr
 import { effectId } from './effect-id.ts';
 import { loadReducerCode } from './reducer-code.ts';
 import { enqueueEffects } from '../effects/enqueue-effect.ts';
-import { firstAttemptAt } from '../effects/kinds/index.ts';
+import { firstAttemptAt, specOf } from '../effects/kinds/index.ts';
+import { env } from '../env.ts';
 import { channelFor, publish } from '../notify.ts';
 
 export type FoldStreamOptions = { streamId: string; batchSize?: number; timeBudgetMs?: number; db?: Db };
@@ -85,7 +86,11 @@ async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: T
 }
 
 /** One slice of the events for one reducer, committed; how many events it folded (0: lost a race or nothing to do). */
-async function foldTrack({ track, stream, events, db }: { track: Track; stream: Stream; events: SandboxEvent[]; db: Db }): Promise<number> {
+async function foldTrack({ track, stream, events: available, db }: { track: Track; stream: Stream; events: SandboxEvent[]; db: Db }): Promise<number> {
+  // A batch ends at the next snapshot boundary, so the state it commits there is the snapshot.
+  const every = env().REDUCER_SNAPSHOT_EVERY;
+  const boundary = (Math.floor(track.cursor / every) + 1) * every;
+  const events = available.slice(0, boundary - track.cursor);
   if (events.length === 0) return 0;
   const code = await loadReducerCode(track.reducerId, track.version, db);
   const result = await foldSlice({
@@ -96,7 +101,8 @@ async function foldTrack({ track, stream, events, db }: { track: Track; stream: 
     events,
     stream: { team: stream.team, name: stream.slug, length: stream.length },
   });
-  const pending = await commitBatch({ track, stream, result });
+  const snapshot = !result.error && track.cursor + result.folded === boundary ? boundary : null;
+  const pending = await commitBatch({ track, stream, result, snapshot });
   if (pending === null) return 0;
   // Best effort, after commit: the rows are stored, and the sweep enqueues whatever this misses.
   await enqueueEffects(pending);
@@ -108,10 +114,21 @@ async function foldTrack({ track, stream, events, db }: { track: Track; stream: 
   return result.error ? 0 : result.folded;
 }
 
-type StoredEffect = { id: string; teamId: string; kind: RecordedEffect['kind']; payload: RecordedEffect['payload']; status: 'pending' | 'suppressed'; eventIndex: number; ordinal: number; nextAttemptAt: Date };
+type StoredEffect = {
+  id: string;
+  teamId: string;
+  kind: RecordedEffect['kind'];
+  payload: RecordedEffect['payload'];
+  status: 'pending' | 'suppressed' | 'delivered' | 'cancelled';
+  eventIndex: number;
+  ordinal: number;
+  key: string | null;
+  nextAttemptAt: Date;
+};
 
-// The new state, cursor, error (if the batch stopped on one) and the batch's effects, in one
-// statement: the effects are written only if the guarded update matched, so a lost race writes nothing.
+// The new state, cursor, error (if the batch stopped on one), the batch's effects, the pending
+// timers its keyed timers and cancel()s replace, and a snapshot at a boundary, in one statement:
+// nothing but the guarded update happens unless it matched, so a lost race writes nothing.
 const COMMIT_SQL = (track: 'live' | 'replay') => `
   WITH upd AS (
     UPDATE "ReducerState" SET
@@ -125,28 +142,52 @@ const COMMIT_SQL = (track: 'live' | 'replay') => `
     WHERE "reducerId" = $1::uuid AND ${track === 'live' ? `version = $4 AND cursor = $5 AND "replayVersion" IS NULL` : `"replayVersion" = $4 AND "replayCursor" = $5`}
     RETURNING 1
   ), fx AS (
-    INSERT INTO "Effect" (id, "teamId", "streamId", "reducerId", version, "eventIndex", ordinal, kind, payload, status, "nextAttemptAt")
-    SELECT e.id, $9::uuid, $10::uuid, $1::uuid, $4, e.idx, e.ord, e.kind::"EffectKind", e.payload::jsonb, e.status::"EffectStatus", e.next
-    FROM unnest($11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::timestamptz[]) AS e(id, idx, ord, kind, payload, status, next)
+    INSERT INTO "Effect" (id, "teamId", "streamId", "reducerId", version, "eventIndex", ordinal, kind, payload, status, "nextAttemptAt", key)
+    SELECT e.id, $9::uuid, $10::uuid, $1::uuid, $4, e.idx, e.ord, e.kind::"EffectKind", e.payload::jsonb, e.status::"EffectStatus", e.next, e.key
+    FROM unnest($11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[]) AS e(id, idx, ord, kind, payload, status, next, key)
     WHERE EXISTS (SELECT 1 FROM upd)
     ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+  ), replaced AS (
+    UPDATE "Effect" SET status = 'cancelled'
+    WHERE "reducerId" = $1::uuid AND kind = 'timer' AND status = 'pending' AND key = ANY($19::text[]) AND EXISTS (SELECT 1 FROM upd)
+    RETURNING 1
+  ), snap AS (
+    INSERT INTO "ReducerSnapshot" ("streamId", "reducerId", version, folded, state)
+    SELECT $10::uuid, $1::uuid, $4, $20::int, $2::jsonb WHERE $20::int IS NOT NULL AND EXISTS (SELECT 1 FROM upd)
+    ON CONFLICT DO NOTHING
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM upd)::int AS updated`;
 
 /** Commits one folded batch; the effects to enqueue, or null when another worker got there first. */
-async function commitBatch({ track, stream, result }: { track: Track; stream: Stream; result: FoldResult }): Promise<StoredEffect[] | null> {
+async function commitBatch({ track, stream, result, snapshot }: { track: Track; stream: Stream; result: FoldResult; snapshot: number | null }): Promise<StoredEffect[] | null> {
   const recordedAt = new Date();
-  const effects: StoredEffect[] = result.effects.map((e) => ({
-    id: effectId(track.reducerId, track.version, e.eventIndex, e.ordinal),
-    teamId: stream.teamId,
-    kind: e.kind,
-    payload: e.payload,
-    eventIndex: e.eventIndex,
-    ordinal: e.ordinal,
-    status: e.eventIndex < track.suppressBelow ? 'suppressed' : 'pending',
-    nextAttemptAt: firstAttemptAt(e.kind, e.payload, recordedAt),
-  }));
+  const keyOf = (e: RecordedEffect) => specOf(e.kind).keyOf?.(e.payload as never) ?? null;
+  // Within the batch the last keyed timer or cancel() for a key wins; earlier keyed timers are cancelled outright.
+  const lastForKey = new Map<string, number>();
+  result.effects.forEach((e, i) => {
+    const key = keyOf(e);
+    if (key !== null) lastForKey.set(key, i);
+  });
+  const effects: StoredEffect[] = result.effects.map((e, i) => {
+    const live = e.eventIndex >= track.suppressBelow;
+    const key = keyOf(e);
+    const status = !live ? 'suppressed' : e.kind === 'cancel' ? 'delivered' : key !== null && lastForKey.get(key) !== i ? 'cancelled' : 'pending';
+    return {
+      id: effectId(track.reducerId, track.version, e.eventIndex, e.ordinal),
+      teamId: stream.teamId,
+      kind: e.kind,
+      payload: e.payload,
+      eventIndex: e.eventIndex,
+      ordinal: e.ordinal,
+      key,
+      status,
+      nextAttemptAt: firstAttemptAt(e.kind, e.payload, recordedAt),
+    };
+  });
+  // Keys whose pending timers from earlier batches this batch replaces (history, being suppressed, replaces nothing).
+  const replacedKeys = [...new Set(effects.filter((e) => e.key !== null && e.status !== 'suppressed').map((e) => e.key!))];
   const [row] = await sql<{ updated: number }>(COMMIT_SQL(track.replay ? 'replay' : 'live'), [
     track.reducerId,
     result.stateJson,
@@ -165,6 +206,9 @@ async function commitBatch({ track, stream, result }: { track: Track; stream: St
     effects.map((e) => JSON.stringify(e.payload)),
     effects.map((e) => e.status),
     effects.map((e) => e.nextAttemptAt),
+    effects.map((e) => e.key),
+    replacedKeys,
+    snapshot,
   ]);
   if (row?.updated !== 1) return null;
   return effects.filter((e) => e.status === 'pending');

@@ -38,11 +38,13 @@ export async function upsertReducer({ streamId, name, code, initialState = null,
       const reducer = await createReducer(tx, { streamId, name, code, initialState, streamLength: stream.length });
       return { reducer, created: true, changed: true };
     }
-    await tx.$executeRaw`SELECT 1 FROM "ReducerState" WHERE "reducerId" = ${existing.id}::uuid FOR UPDATE`;
+    const [live] = await tx.$queryRaw<{ version: number; cursor: number }[]>`SELECT version, cursor FROM "ReducerState" WHERE "reducerId" = ${existing.id}::uuid FOR UPDATE`;
     const sameCode = existing.code === code && JSON.stringify(existing.initialState) === JSON.stringify(initialState ?? null);
     if (sameCode && !replay) return { reducer: existing, created: false, changed: false };
     const version = existing.version + 1;
-    await tx.reducerVersion.create({ data: { reducerId: existing.id, version, code, initialState: jsonValue(initialState) } });
+    // A replay folds from the initial state at 0; "from here" continues the live version's state at its cursor.
+    const lineage = replay ? { startIndex: 0, basedOn: null } : { startIndex: live.cursor, basedOn: live.version };
+    await tx.reducerVersion.create({ data: { reducerId: existing.id, version, code, initialState: jsonValue(initialState), ...lineage } });
     const reducer = await tx.reducer.update({ where: { id: existing.id }, data: { code, initialState: jsonValue(initialState), version } });
     const clearError = { status: 'active' as const, errorMessage: null, errorStack: null, errorIndex: null, erroredAt: null };
     if (replay) {

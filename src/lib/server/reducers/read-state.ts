@@ -1,4 +1,4 @@
-import { db as defaultDb, type DbTx } from '../db/client.ts';
+import { sql } from '../db/client.ts';
 
 export type ReducerStateView = {
   reducerId: string;
@@ -12,13 +12,14 @@ export type ReducerStateView = {
 };
 
 /** The readable (live) state of a stream's reducer by name; during a replay, the old state. */
-export async function readReducerState({ streamId, name, db = defaultDb() }: { streamId: string; name: string; db?: DbTx }): Promise<ReducerStateView | null> {
-  const rows = await db.$queryRaw<
-    { reducerId: string; version: number; state: string | null; cursor: number; status: ReducerStateView['status']; errorMessage: string | null; errorIndex: number | null; replayVersion: number | null; replayCursor: number | null; replayUntil: number | null }[]
-  >`SELECT r.id AS "reducerId", rs.version, rs.state::text AS state, rs.cursor, rs.status::text AS status, rs."errorMessage", rs."errorIndex",
-           rs."replayVersion", rs."replayCursor", rs."replayUntil"
-    FROM "Reducer" r JOIN "ReducerState" rs ON rs."reducerId" = r.id
-    WHERE r."streamId" = ${streamId}::uuid AND r.name = ${name}`;
+export async function readReducerState({ streamId, name }: { streamId: string; name: string }): Promise<ReducerStateView | null> {
+  const rows = await sql<{ reducerId: string; version: number; state: string | null; cursor: number; status: ReducerStateView['status']; errorMessage: string | null; errorIndex: number | null; replayVersion: number | null; replayCursor: number | null; replayUntil: number | null }>(
+    `SELECT r.id AS "reducerId", rs.version, rs.state::text AS state, rs.cursor, rs.status::text AS status, rs."errorMessage", rs."errorIndex",
+            rs."replayVersion", rs."replayCursor", rs."replayUntil"
+     FROM "Reducer" r JOIN "ReducerState" rs ON rs."reducerId" = r.id
+     WHERE r."streamId" = $1::uuid AND r.name = $2`,
+    [streamId, name],
+  );
   const r = rows[0];
   if (!r) return null;
   return {

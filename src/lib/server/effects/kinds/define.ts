@@ -16,14 +16,16 @@ export type EffectSpec<P = unknown> = {
   record(args: Record<string, unknown>, ctx: RecordContext): P;
   /** The stored payload's shape. */
   payload: z.ZodType<P>;
-  /** The queue its attempts run on. */
-  queue: 'deliver' | 'timers';
+  /** The queue its attempts run on; `none` for a directive the fold applies itself (cancel). */
+  queue: 'deliver' | 'timers' | 'none';
   /** When its first attempt is due, given when it was recorded. */
   dueAt(payload: P, recordedAt: Date): Date;
   /** One line for lists in the app. */
   summary(payload: P): string;
   /** The host it calls, for the per-destination circuit breaker (kinds that call no one have none). */
   destination?(payload: P): string;
+  /** A keyed timer's key: a later timer or cancel with the same key in the reducer cancels it. */
+  keyOf?(payload: P): string | null;
 };
 
 /** A refusal the reducer sees, already prefixed with the function's signature. */

@@ -3,14 +3,15 @@
 // a kind missing from any of them is a type error.
 import type { EffectKind } from '../../../schemas/vocabulary.ts';
 import type { EffectSpec } from './define.ts';
+import { cancel, type CancelPayload } from './cancel.ts';
 import { email, type EmailPayload } from './email.ts';
 import { slack, type SlackPayload } from './slack.ts';
 import { timer, type TimerPayload } from './timer.ts';
 import { webhook, type WebhookPayload } from './webhook.ts';
 
-export type EffectPayloads = { webhook: WebhookPayload; email: EmailPayload; timer: TimerPayload; slack: SlackPayload };
+export type EffectPayloads = { webhook: WebhookPayload; email: EmailPayload; timer: TimerPayload; slack: SlackPayload; cancel: CancelPayload };
 
-export const EFFECT_SPECS = { webhook, email, timer, slack } satisfies { [K in EffectKind]: EffectSpec<EffectPayloads[K]> };
+export const EFFECT_SPECS = { webhook, email, timer, slack, cancel } satisfies { [K in EffectKind]: EffectSpec<EffectPayloads[K]> };
 
 /** The specs in a fixed order: the sandbox refers to a kind by its position here. */
 export const SPEC_LIST: EffectSpec[] = Object.values(EFFECT_SPECS) as EffectSpec[];

@@ -1,11 +1,15 @@
-// `schedule(delay, event)`: after `delay` (ms, or an ISO date) `event` is appended to this stream,
-// so time passing is itself an event in the log and replays stay faithful.
+// `schedule(delay, event, { key })`: after `delay` (ms, or an ISO date) `event` is appended to this
+// stream, so time passing is itself an event in the log and replays stay faithful. With a `key`, a
+// later schedule() or cancel() with the same key in this reducer replaces it (a debounce).
 import { z } from 'zod';
 import { parseArgs, type EffectSpec } from './define.ts';
+
+export const TimerKey = z.string({ error: 'options.key must be a string' }).min(1, 'options.key must not be empty').max(200, 'options.key must be at most 200 characters');
 
 export const TimerPayload = z.object({
   dueAt: z.iso.datetime({ offset: true }),
   event: z.unknown(),
+  key: TimerKey.optional(),
 });
 export type TimerPayload = z.infer<typeof TimerPayload>;
 
@@ -19,7 +23,9 @@ function dueTime(delay: unknown, now: number): number | string {
   return DELAY_HELP;
 }
 
-const signature = { name: 'schedule', params: ['delay', 'event'] } as const;
+const signature = { name: 'schedule', params: ['delay', 'event', 'options'] } as const;
+
+const Options = z.object({ key: TimerKey.optional() }, { error: 'options must be an object { key }' }).nullish();
 
 export const timer: EffectSpec<TimerPayload> = {
   kind: 'timer',
@@ -31,10 +37,12 @@ export const timer: EffectSpec<TimerPayload> = {
     if (!('event' in args)) return refuse('event is required (any JSON value)');
     const at = new Date(due);
     if (!Number.isFinite(at.getTime())) return refuse('the due date is out of range');
-    return { dueAt: at.toISOString(), event: args.event as z.infer<typeof TimerPayload>['event'] };
+    const key = parseArgs({ signature }, z.object({ options: Options }), { options: args.options }).options?.key;
+    return { dueAt: at.toISOString(), event: args.event as z.infer<typeof TimerPayload>['event'], ...(key ? { key } : {}) };
   },
   payload: TimerPayload,
   queue: 'timers',
   dueAt: (p) => new Date(p.dueAt),
-  summary: (p) => `append at ${p.dueAt}`,
+  summary: (p) => `append at ${p.dueAt}${p.key ? ` (key ${p.key})` : ''}`,
+  keyOf: (p) => p.key ?? null,
 };

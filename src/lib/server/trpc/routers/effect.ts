@@ -5,6 +5,7 @@ import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import { retryEffects } from '../../effects/retry-effects.ts';
 import { specOf } from '../../effects/kinds/index.ts';
+import { explainEffect } from '../../effects/explain-effect.ts';
 import { countEffectsByStatus } from '../../effects/count-effects-by-status.ts';
 import { EffectKind, EffectStatus, Slug } from '../../../schemas/vocabulary.ts';
 
@@ -77,11 +78,12 @@ export const effectRouter = router({
   get: teamProcedure.input(z.object({ id: z.string().min(1).max(200) })).query(async ({ ctx, input }) => {
     const effect = await ctx.db.effect.findFirst({
       where: { id: input.id, teamId: ctx.team.id },
-      select: { ...effectSelect, attemptLog: { orderBy: { startedAt: 'asc' }, select: { startedAt: true, durationMs: true, statusCode: true, error: true, responseExcerpt: true } } },
+      select: { ...effectSelect, streamId: true, reducerId: true, attemptLog: { orderBy: { startedAt: 'asc' }, select: { startedAt: true, durationMs: true, statusCode: true, error: true, responseExcerpt: true } } },
     });
     if (!effect) throw new AppError('not_found', `No effect \`${input.id}\`.`);
-    const { attemptLog, ...rest } = effect;
-    return { ...flatten(rest), attemptLog };
+    const { attemptLog, streamId, reducerId, ...rest } = effect;
+    const cause = await explainEffect({ streamId, reducerId, version: rest.version, eventIndex: rest.eventIndex });
+    return { ...flatten(rest), attemptLog, cause };
   }),
 
   /** One failed effect (`id`), or every failed effect of a reducer (`stream` + `reducer`). */

@@ -5,6 +5,7 @@ import { AppError } from '../../errors.ts';
 import type { Context } from '../context.ts';
 import { replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
 import { dryRunReducer } from '../../reducers/dry-run-reducer.ts';
+import { stateAt } from '../../reducers/state-at.ts';
 import { Slug } from '../../../schemas/vocabulary.ts';
 import { readReducerProgress } from '../../reducers/read-reducer-progress.ts';
 
@@ -98,6 +99,14 @@ export const reducerRouter = router({
   skip: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
     return skipFailingEvent({ reducerId: r.id, db: ctx.db });
+  }),
+
+  /** The state right after event `index` (time travel), from the nearest snapshot. */
+  stateAt: teamProcedure.input(ReducerInput.extend({ index: z.number().int().min(0) })).query(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    const stream = { id: r.streamId, slug: r.stream.slug, team: ctx.team.slug, teamId: ctx.team.id };
+    const past = await stateAt({ stream, reducerId: r.id, index: input.index });
+    return { index: input.index, folded: past.folded, version: past.version, state: JSON.parse(past.stateJson) as unknown };
   }),
 
   replay: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {

@@ -1,0 +1,94 @@
+// Time travel: a reducer's state right after any event it folded, at a cost that does not grow with
+// the stream — fold from the nearest snapshot (at most REDUCER_SNAPSHOT_EVERY events back) in the
+// sandbox, with effects discarded, each event with the code of the version that folded it.
+import { sql } from '../db/client.ts';
+import { AppError } from '../errors.ts';
+import { readEvents } from '../streams/read-events.ts';
+import { foldBatch, type SandboxEvent } from './sandbox/index.ts';
+
+type Version = { version: number; code: string; initialJson: string; startIndex: number; basedOn: number | null };
+
+export type StateAtOptions = {
+  stream: { id: string; team: string; slug: string; teamId: string };
+  reducerId: string;
+  /** The event after which the state is wanted. */
+  index: number;
+  /** Whose lineage to follow: by default the live version's. */
+  version?: number;
+};
+
+export type StateAt = { stateJson: string; folded: number; version: number };
+
+/**
+ * The versions that folded the live (or given) version's state, newest first: a version continued
+ * "from here" is based on the one before it; the chain ends at a version that folded from event 0.
+ */
+async function lineage(reducerId: string, version: number): Promise<Version[]> {
+  const rows = await sql<Version>(
+    `SELECT version, code, COALESCE("initialState"::text, 'null') AS "initialJson", "startIndex", "basedOn"
+     FROM "ReducerVersion" WHERE "reducerId" = $1::uuid AND version <= $2 ORDER BY version DESC`,
+    [reducerId, version],
+  );
+  const byVersion = new Map(rows.map((r) => [r.version, r]));
+  const chain: Version[] = [];
+  for (let v: number | null = version; v !== null; ) {
+    const row = byVersion.get(v);
+    if (!row) throw new AppError('not_found', `Version ${v} of this reducer is gone.`);
+    chain.push(row);
+    v = row.startIndex > 0 ? row.basedOn : null;
+  }
+  return chain;
+}
+
+export async function stateAt({ stream, reducerId, index, version }: StateAtOptions): Promise<StateAt> {
+  const [live] = await sql<{ version: number; cursor: number; status: string; errorIndex: number | null; skipped: number[] }>(
+    `SELECT version, cursor, status::text AS status, "errorIndex", skipped FROM "ReducerState" WHERE "reducerId" = $1::uuid`,
+    [reducerId],
+  );
+  if (!live) throw new AppError('not_found', 'No such reducer.');
+  const target = version ?? live.version;
+  if (version === undefined && index >= live.cursor) {
+    const why = live.status === 'errored' && live.errorIndex !== null && live.errorIndex <= index ? `it stopped at event ${live.errorIndex}` : `${live.cursor} folded so far`;
+    throw new AppError('conflict', `Event ${index} is not folded yet (${why}); its state can be read once it is.`);
+  }
+  const versions = await lineage(reducerId, target);
+  // The version that folded a given event: the newest in the chain that had started by then.
+  const versionAt = (i: number) => versions.find((v) => v.startIndex <= i) ?? versions[versions.length - 1];
+
+  // The nearest snapshot at or before the target that belongs to this lineage.
+  const snapshots = await sql<{ version: number; folded: number; state: string }>(
+    `SELECT version, folded, COALESCE(state::text, 'null') AS state FROM "ReducerSnapshot"
+     WHERE "streamId" = $1::uuid AND "reducerId" = $2::uuid AND version = ANY($3::int[]) AND folded <= $4
+     ORDER BY folded DESC LIMIT 16`,
+    [stream.id, reducerId, versions.map((v) => v.version), index + 1],
+  );
+  const usable = snapshots.find((s) => versionAt(s.folded - 1).version === s.version);
+  let folded = usable?.folded ?? 0;
+  let stateJson = usable?.state ?? versions[versions.length - 1].initialJson;
+
+  const skipped = new Set(live.skipped ?? []);
+  const rows = await readEvents({ streamId: stream.id, start: folded, end: index + 1 });
+  // Fold each stretch with the code of the version that folded it.
+  while (folded <= index) {
+    const v = versionAt(folded);
+    const next = versions.filter((w) => w.startIndex > folded).map((w) => w.startIndex);
+    const end = Math.min(index + 1, ...next);
+    const events: SandboxEvent[] = rows
+      .filter((e) => e.index >= folded && e.index < end && !skipped.has(e.index))
+      .map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() }));
+    const result = await foldBatch(
+      { tenant: stream.teamId, cacheKey: `${reducerId}:${v.version}`, code: v.code, stateJson, events, stream: { team: stream.team, name: stream.slug, length: end } },
+      { pool: 'interactive' },
+    );
+    if (result.error) throw new AppError('conflict', `Folding event ${result.error.index} again failed: ${result.error.message}`);
+    stateJson = result.stateJson;
+    folded = end;
+  }
+  return { stateJson, folded: index + 1, version: target };
+}
+
+/** The state before a version's first event: its lineage's initial state. */
+export async function initialStateOf(reducerId: string, version: number): Promise<string> {
+  const versions = await lineage(reducerId, version);
+  return versions[versions.length - 1].initialJson;
+}
