@@ -73,6 +73,8 @@ const EnvSchema = z.object({
   // Time travel: a snapshot of each reducer's state every this many events, and how much snapshot
   // storage one reducer may keep (the oldest go first beyond it).
   REDUCER_SNAPSHOT_EVERY: z.coerce.number().int().min(10).max(1_000_000).default(1_000),
+  // Effects a replay preview lists one by one (the rest are counted by kind).
+  PREVIEW_EFFECTS_MAX: z.coerce.number().int().min(0).max(100_000).default(1_000),
   REDUCER_SNAPSHOTS_MAX: z.coerce.number().int().min(1).default(2_000),
   REDUCER_SNAPSHOT_BYTES_MAX: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   SANDBOX_INTERACTIVE_THREADS: z.coerce.number().int().min(1).max(16).default(1),

@@ -9,6 +9,7 @@ import { QUEUES, type JobPayload, type QueueName } from '../../lib/server/queue/
 import { TeamSlots } from '../../lib/server/queue/team-slots.ts';
 import { foldProcessor } from './fold.ts';
 import { deliverProcessor } from './deliver.ts';
+import { runReplayPreview } from '../../lib/server/reducers/preview-replay.ts';
 
 type Slots = { concurrency: number; perTeam?: number };
 type Handler<Q extends QueueName> = { slots(e: Env): Slots; run(payload: JobPayload<Q>, job: Job): Promise<unknown> };
@@ -17,6 +18,7 @@ export const handlers = {
   fold: { slots: (e) => ({ concurrency: e.FOLD_CONCURRENCY, perTeam: e.FOLD_CONCURRENCY_PER_TEAM }), run: foldProcessor },
   deliver: { slots: (e) => ({ concurrency: e.DELIVER_CONCURRENCY, perTeam: e.DELIVER_CONCURRENCY_PER_TEAM }), run: deliverProcessor },
   timers: { slots: () => ({ concurrency: 4 }), run: deliverProcessor },
+  preview: { slots: () => ({ concurrency: 2, perTeam: 1 }), run: ({ previewId }) => runReplayPreview({ previewId }) },
 } satisfies { [Q in QueueName]: Handler<Q> };
 
 /** How long a job over its team's share waits before it asks again (jittered). */

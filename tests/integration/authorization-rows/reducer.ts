@@ -1,6 +1,7 @@
 // Authorization rows for the `reducer` router: members and up (and manage keys) manage reducers.
 import { expecting, type MatrixRows, type World } from './world.ts';
 import { upsertReducer } from '../../../src/lib/server/reducers/manage-reducer.ts';
+import { startReplayPreview } from '../../../src/lib/server/reducers/preview-replay.ts';
 
 async function withReducer(w: World, errored = false) {
   const { reducer } = await upsertReducer({ streamId: w.stream.id, name: 'counter', code: '(n) => n + 1', initialState: 0, db: w.db });
@@ -21,5 +22,15 @@ export const reducerRows: MatrixRows = {
   'reducer.replay': { input: (w) => withReducer(w), expect: expecting('anyMember') },
   // Nothing is folded in the matrix's world: members reach the reducer and hear that event 0 is not folded yet.
   'reducer.stateAt': { input: (w) => withReducer(w).then((r) => ({ ...r, index: 0 })), expect: expecting('anyMember', { member: 'CONFLICT', admin: 'CONFLICT', owner: 'CONFLICT', manageKey: 'CONFLICT' }) },
+  'reducer.previewReplay': { input: (w) => withReducer(w).then((r) => ({ ...r, code: '(n) => n + 2', initialState: 0 })), expect: expecting('anyMember') },
+  'reducer.preview': {
+    input: async (w) => {
+      const r = await withReducer(w);
+      const reducer = await w.db.reducer.findFirstOrThrow({ where: { streamId: w.stream.id, name: r.name } });
+      const { id } = await startReplayPreview({ reducerId: reducer.id, code: '(n) => n + 2', initialState: 0, db: w.db });
+      return { ...r, id };
+    },
+    expect: expecting('anyMember'),
+  },
   'reducer.dryRun': { input: (w) => ({ team: w.team.slug, stream: w.stream.slug, code: '(n) => n + 1', initialState: 0, events: [1, 2] }), expect: expecting('anyMember') },
 };

@@ -5,6 +5,7 @@ import type { DefaultJobOptions } from 'bullmq';
 
 export const FoldJob = z.object({ streamId: z.string().uuid(), teamId: z.string().uuid() });
 export const EffectJob = z.object({ effectId: z.string().min(1), teamId: z.string().uuid() });
+export const PreviewJob = z.object({ previewId: z.string().uuid(), teamId: z.string().uuid() });
 
 export const QUEUES = {
   fold: {
@@ -19,6 +20,10 @@ export const QUEUES = {
   timers: {
     payload: EffectJob,
     options: { attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: 1000 },
+  },
+  preview: {
+    payload: PreviewJob,
+    options: { attempts: 2, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: 100 },
   },
 } as const satisfies Record<string, { payload: z.ZodType; options: DefaultJobOptions }>;
 

@@ -122,7 +122,7 @@ export async function skipFailingEvent({ reducerId, db = defaultDb() }: { reduce
 }
 
 /** Refuses code that does not compile (or whose value is not a function) before it is saved. */
-async function assertCompiles({ code, initialState, teamId }: { code: string; initialState: unknown; teamId: string }): Promise<void> {
+export async function assertCompiles({ code, initialState, teamId }: { code: string; initialState: unknown; teamId: string }): Promise<void> {
   const probe = await foldBatch({
     tenant: teamId,
     cacheKey: `check:${sha256Hex(code).slice(0, 24)}`,

@@ -3,9 +3,11 @@ import { z } from 'zod';
 import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import type { Context } from '../context.ts';
-import { replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
+import { assertCompiles, replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
 import { dryRunReducer } from '../../reducers/dry-run-reducer.ts';
 import { stateAt } from '../../reducers/state-at.ts';
+import { readReplayPreview, startReplayPreview } from '../../reducers/preview-replay.ts';
+import { enqueue } from '../../queue/enqueue.ts';
 import { Slug } from '../../../schemas/vocabulary.ts';
 import { readReducerProgress } from '../../reducers/read-reducer-progress.ts';
 
@@ -107,6 +109,23 @@ export const reducerRouter = router({
     const stream = { id: r.streamId, slug: r.stream.slug, team: ctx.team.slug, teamId: ctx.team.id };
     const past = await stateAt({ stream, reducerId: r.id, index: input.index });
     return { index: input.index, folded: past.folded, version: past.version, state: JSON.parse(past.stateJson) as unknown };
+  }),
+
+  /** Starts a preview of saving `code` with "replay from the start": the worker folds the history without effects. */
+  previewReplay: teamProcedure
+    .input(ReducerInput.extend({ code: z.string().min(1).max(100 * 1024), initialState: z.json().optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const r = await findReducer(ctx, input);
+      await assertCompiles({ code: input.code, initialState: input.initialState ?? null, teamId: ctx.team.id });
+      const preview = await startReplayPreview({ reducerId: r.id, code: input.code, initialState: input.initialState ?? null, db: ctx.db });
+      await enqueue('preview', `preview-${preview.id}`, { previewId: preview.id, teamId: ctx.team.id });
+      return preview;
+    }),
+
+  /** A replay preview's progress, and when done the old and new final states and the effects the replay would record. */
+  preview: teamProcedure.input(ReducerInput.extend({ id: z.string().uuid() })).query(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    return readReplayPreview({ previewId: input.id, reducerId: r.id, db: ctx.db });
   }),
 
   replay: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
