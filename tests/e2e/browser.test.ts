@@ -127,6 +127,23 @@ describe('the web app in a browser', () => {
     await page.getByTestId('reducer-status').first().getByText('5 / 5 folded').waitFor();
     await page.screenshot({ path: `${SHOTS}/pipet-reducer-editor.png`, fullPage: true });
 
+    // Time travel: the state right after event 2 (event 0 was no click, events 1 and 2 were).
+    const travel = page.getByTestId('time-travel');
+    await travel.getByLabel('Event index').fill('2');
+    await travel.getByRole('button', { name: 'Show' }).click();
+    await travel.getByText('After event 2').waitFor();
+    expect((await travel.locator('.json-line').innerText()).trim()).toBe('2');
+
+    // A replay preview of code that counts every event: old and new final states, no effects.
+    await editor.fill('(count, event) => count + 1');
+    await page.getByLabel('replay from the start').check();
+    const preview = page.getByTestId('replay-preview');
+    await preview.getByRole('button', { name: 'Preview the replay' }).click();
+    await preview.getByText('It would record no effects.').waitFor();
+    await preview.getByText('Folded 5 / 5 events').waitFor();
+    await page.screenshot({ path: `${SHOTS}/pipet-replay-preview.png`, fullPage: true });
+    await page.getByLabel('continue from here').check();
+
     // Back on the stream page: the reducer is listed as active, and the effects page opens.
     await page.getByRole('link', { name: 'clicks' }).click();
     await page.getByRole('link', { name: 'count' }).waitFor();
@@ -164,6 +181,10 @@ describe('the web app in a browser', () => {
     await row.getByText('failed', { exact: true }).waitFor();
     await row.getByRole('button', { name: 'Details' }).click();
     await page.getByRole('heading', { name: 'Attempts' }).waitFor();
+    // Why it went out: the event that caused it, and the state before and after it.
+    const why = page.getByTestId('effect-cause');
+    await why.getByText('"high"').waitFor();
+    await why.getByText('State before it').waitFor();
     await page.screenshot({ path: `${SHOTS}/pipet-effects-failed.png`, fullPage: true });
     await row.getByRole('button', { name: 'Retry' }).click();
     for (let i = 0; ; i++) {
