@@ -22,6 +22,8 @@ export type BigStreamFigures = {
   countMs: Record<number, number>;
   readStateMs: Record<number, number>;
   readStateHttpMs: Record<number, number>;
+  /** GET state?at=i (time travel) for an i chosen at random among the stream's events, median ms. */
+  atMs: Record<number, number>;
 };
 
 async function loadStream(db: Db, teamId: string, slug: string, size: number): Promise<{ id: string; seconds: number }> {
@@ -113,6 +115,17 @@ export async function benchBigStreams({ db, teamId, client, teamSlug, sizes = [1
     }
     await sleep(5);
   }
+  // Time travel: the state after a random event, folded from the nearest snapshot.
+  const at: Record<number, number[]> = Object.fromEntries(sizes.map((s) => [s, []]));
+  for (let r = 0; r < runs + 3; r++) {
+    for (const size of sizes) {
+      const i = Math.floor(Math.random() * size);
+      t0 = performance.now();
+      const res = await client.request('GET', `${streams[size].statePath}?at=${i}`);
+      if (res.status !== 200) throw new Error(`?at=${i}: ${res.status} ${res.body.slice(0, 200)}`);
+      if (r >= 3) at[size].push(performance.now() - t0);
+    }
+  }
   const med = (m: Record<number, number[]>) => Object.fromEntries(sizes.map((s) => [s, percentile(m[s], 50)]));
   return {
     insertS,
@@ -124,5 +137,6 @@ export async function benchBigStreams({ db, teamId, client, teamSlug, sizes = [1
     countMs: med(count),
     readStateMs: med(read),
     readStateHttpMs: med(readHttp),
+    atMs: med(at),
   };
 }

@@ -224,6 +224,10 @@ try {
     const ratio = big.foldMs[1_000_000] / big.foldMs[1_000];
     row('fold one more event (foldStream), 10³ / 10⁶ events, median ms', `${fmt(big.foldMs[1_000], 2)} / ${fmt(big.foldMs[1_000_000], 2)} (ratio ${fmt(ratio, 2)})`, `SELECT count(*) ${fmt(big.countMs[1_000], 2)} / ${fmt(big.countMs[1_000_000], 1)} ms`);
     row('read the reducer state on 10⁶ events: SQL / HTTP GET, median ms', `${fmt(big.readStateMs[1_000_000], 2)} / ${fmt(big.readStateHttpMs[1_000_000], 2)}`, `(10³: ${fmt(big.readStateMs[1_000], 2)} / ${fmt(big.readStateHttpMs[1_000], 2)})`);
+    row('state as of a random event (GET state?at=i, time travel), 10³ / 10⁶ events, median ms', `${fmt(big.atMs[1_000], 2)} / ${fmt(big.atMs[1_000_000], 2)} (ratio ${fmt(big.atMs[1_000_000] / big.atMs[1_000], 2)})`, 'from the nearest snapshot (every 1,000 events)');
+    figures.at_ms_1e3 = round(big.atMs[1_000], 3);
+    figures.at_ms_1e6 = round(big.atMs[1_000_000], 3);
+    figures.at_cost_ratio_1e6_vs_1e3 = round(big.atMs[1_000_000] / big.atMs[1_000], 3);
     figures.catchup_events_per_s = round(big.catchupEventsPerS, 0);
     figures.fold_cost_ms_1e3 = round(big.foldMs[1_000], 3);
     figures.fold_cost_ms_1e6 = round(big.foldMs[1_000_000], 3);
