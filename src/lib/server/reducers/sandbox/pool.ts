@@ -60,6 +60,9 @@ type Job = {
   tenant: string;
   req: ThreadFold;
   hardMs: number;
+  startedAt?: number;
+  /** The thread's CPU time (ms) when the call was sent, to tell a hot call from a starved one. */
+  cpuBase?: Promise<number>;
   resolve: (result: FoldResult) => void;
   reject: (error: Error) => void;
 };
@@ -67,6 +70,17 @@ type Job = {
 type Slot = { worker: Worker; progress: Int32Array; ready: boolean; current?: Job; timer?: NodeJS.Timeout };
 
 let nextId = 1;
+
+/** How many wall-clock caps a starved (not hot) call may take before it is cut anyway. */
+const STARVED_LIMIT = 30;
+
+/** A sandbox thread's CPU time so far, ms (NaN if it cannot be read: then a stuck call is cut). */
+function threadCpuMs(worker: Worker): Promise<number> {
+  return worker.cpuUsage().then(
+    (u) => (u.user + u.system) / 1000,
+    () => NaN,
+  );
+}
 
 class SandboxPool {
   private slots: Slot[] | undefined;
@@ -151,7 +165,9 @@ class SandboxPool {
     this.running.set(job.tenant, (this.running.get(job.tenant) ?? 0) + 1);
     if (this.keep) this.warm.set(job.req.cacheKey, slot);
     Atomics.store(slot.progress, 0, -1);
-    slot.timer = setTimeout(() => this.onStuck(slot, job), job.hardMs);
+    job.startedAt = Date.now();
+    job.cpuBase = threadCpuMs(slot.worker);
+    slot.timer = setTimeout(() => void this.onStuck(slot, job), job.hardMs);
     const message: ThreadRequest = { id: job.id, req: job.req };
     slot.worker.postMessage(message);
   }
@@ -197,9 +213,24 @@ class SandboxPool {
     void this.settleAfterFault(job, stuckAt, kind, message).then(job.resolve, job.reject);
   }
 
-  private onStuck(slot: Slot, job: Job): void {
+  /**
+   * The call outlived its wall-clock cap. If its thread really burned that much CPU (a builtin the
+   * interrupt never reaches), it is replaced and the event fails; if the machine merely starved it
+   * (little CPU used), it gets more time, up to STARVED_LIMIT caps, so a busy box fails no reducer.
+   */
+  private async onStuck(slot: Slot, job: Job): Promise<void> {
     if (slot.current !== job) return;
-    this.replace(slot, 'timeout', `TimeoutError: the sandbox stopped responding for ${job.hardMs} ms while folding this event`);
+    const worker = slot.worker;
+    const [base, now] = await Promise.all([job.cpuBase ?? Promise.resolve(NaN), threadCpuMs(worker)]);
+    if (slot.current !== job || slot.worker !== worker) return;
+    const used = now - base;
+    const elapsed = Date.now() - (job.startedAt ?? 0);
+    if (used < job.hardMs / 2 && elapsed < job.hardMs * STARVED_LIMIT) {
+      slot.timer = setTimeout(() => void this.onStuck(slot, job), job.hardMs / 2);
+      return;
+    }
+    const cpu = Number.isFinite(used) ? `, ${Math.round(used)} ms of it on the CPU` : '';
+    this.replace(slot, 'timeout', `TimeoutError: the sandbox stopped responding for ${elapsed} ms${cpu} while folding this event`);
   }
 
   private onCrash(slot: Slot, worker: Worker, error: Error): void {
