@@ -23,7 +23,7 @@ function decompress(bytes: Uint8Array, encoding: string, limit: number): Uint8Ar
     return inflate(bytes, { maxOutputLength: limit });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new AppError('payload_too_large', `The body may be at most ${limit} bytes uncompressed.`);
-    throw new AppError('bad_request', `The body is not valid ${encoding}.`);
+    throw new AppError('bad_request', `The body is not valid ${encoding} (${(error as Error).message}).`);
   }
 }
 
@@ -36,6 +36,8 @@ export function segmentPayload(event: RequestEvent): Promise<SegmentPayload> {
     found = (async () => {
       const call = SEGMENT_CALLS[event.params.call ?? ''];
       if (!call) throw new AppError('not_found', 'No such route.');
+      // SvelteKit's Node adapter passes no body on without a Content-Type; every SDK sends one.
+      if (!event.request.headers.get('content-type')) throw new AppError('unsupported_media_type', 'Send a Content-Type (any: the body is read as JSON whatever it says).');
       const limit = call === 'batch' ? SEGMENT_BATCH_MAX_BYTES : SEGMENT_MESSAGE_MAX_BYTES;
       const raw = await readBody(event.request, limit);
       const encoding = (event.request.headers.get('content-encoding') ?? '').trim().toLowerCase();
