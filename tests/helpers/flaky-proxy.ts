@@ -21,7 +21,7 @@ export async function flakyProxy(target: string, { drop = 1, shouldDrop = () => 
     try {
       const body = await bodyOf(req);
       const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => !HOP.has(k) && typeof v === 'string')) as Record<string, string>;
-      const answer = await fetch(new URL(req.url!, target), { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body });
+      const answer = await fetch(new URL(req.url!, target), { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : new Uint8Array(body) });
       const text = Buffer.from(await answer.arrayBuffer());
       if (req.method === 'POST') {
         state.posts += 1;
