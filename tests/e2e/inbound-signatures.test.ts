@@ -69,9 +69,14 @@ describe('Standard Webhooks', () => {
     await expectError(await post(`${s.url}/batch`, '[1,2]', bearer(rw)), 401, 'unauthorized');
     expect(await length(s.url)).toBe(1);
 
+    // The sender's retry of the same message (same webhook-id) appends nothing: 200 with the first answer.
+    const retry = await post(s.url, body, sign(s.secret, body));
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toEqual({ index: 0, length: 1 });
+
     // Signed and keyed is fine; so is a signed batch.
-    expect((await post(s.url, body, { ...sign(s.secret, body), ...bearer(rw) })).status).toBe(201);
-    expect((await post(`${s.url}/batch`, '[1,2]', sign(s.secret, '[1,2]'))).status).toBe(201);
+    expect((await post(s.url, body, { ...sign(s.secret, body, 'msg_2'), ...bearer(rw) })).status).toBe(201);
+    expect((await post(`${s.url}/batch`, '[1,2]', sign(s.secret, '[1,2]', 'msg_3'))).status).toBe(201);
     expect(await length(s.url)).toBe(4);
   });
 });

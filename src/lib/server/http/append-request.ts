@@ -33,7 +33,9 @@ export async function handleAppend(ctx: StreamContext, { batch }: { batch: boole
   const { signatureScheme, signatureSecret } = ctx.stream;
   if (signatureScheme) verifySignature({ scheme: signatureScheme, secret: signatureSecret, headers: request.headers, body: bytes });
   const parsed = await parseAppendBody(request, bytes, { batch });
-  const idempotencyKey = request.headers.get('idempotency-key') ?? undefined;
+  // A Standard Webhooks sender resends a message under the same (signed) `webhook-id` until it gets
+  // a 2xx: that id is the message's idempotency key, so a retry after a lost answer appends nothing.
+  const idempotencyKey = request.headers.get('idempotency-key') ?? (signatureScheme === 'standard_webhooks' ? (request.headers.get('webhook-id') ?? undefined) : undefined);
   if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
     throw new AppError('bad_request', 'Idempotency-Key must be 1 to 255 characters.');
   }
