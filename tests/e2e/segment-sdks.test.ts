@@ -248,6 +248,9 @@ describe('the /v1 HTTP API', () => {
     expect((await expectError(await post('track', msg, basic(`${teamWide}:`)), 403, 'forbidden')).message).toMatch(/limited to one stream/);
     await expectError(await post('track', msg, basic(`${readOnly}:`)), 403, 'forbidden');
     await expectError(await fetch(`${web.url}/v1/projects/pk_nope_nope/settings`), 401, 'unauthorized');
+    // A key that can also read is no key to publish in a page: the settings route (the browser SDK's) refuses it.
+    const readToo = await team.key(['ingest', 'read'], uniqueSlug('rw'));
+    expect((await expectError(await fetch(`${web.url}/v1/projects/${readToo}/settings`), 403, 'forbidden')).message).toMatch(/ingest-only/);
     await expectError(await post('nope', msg), 404);
     const s = await streamWithReducer('no-type');
     await expectError(await fetch(v1('t'), { method: 'POST', headers: basic(s.writeKey), body: Buffer.from(JSON.stringify(msg)) }), 415, 'unsupported_media_type');

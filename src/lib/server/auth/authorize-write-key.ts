@@ -8,6 +8,8 @@ import type { SignatureScheme } from '../../schemas/stream-signature.ts';
 
 export type WriteKeyGrant = {
   keyId: string;
+  /** The key's scopes: a key with more than `ingest` should not be published in a page or a URL. */
+  scopes: string[];
   stream: { id: string; slug: string; teamId: string };
   team: { id: string; slug: string; rateLimitPerMinute: number | null };
   /** `key:<id>`: the same rate-limit bucket as the key's requests to /s/…. */
@@ -56,6 +58,7 @@ export async function authorizeWriteKey(key: string | null): Promise<WriteKeyGra
   if (stream.signatureScheme) throw new AppError('unauthorized', `Stream \`${stream.slug}\` accepts only signed POSTs (${stream.signatureScheme}); Segment messages cannot be signed. Nothing was stored.`);
   return {
     keyId: apiKey.id,
+    scopes: apiKey.scopes,
     stream: { id: stream.id, slug: stream.slug, teamId: stream.teamId },
     team: { id: stream.teamId, slug: stream.teamSlug, rateLimitPerMinute: stream.rateLimitPerMinute },
     principal: `key:${apiKey.id}`,

@@ -59,6 +59,11 @@ export async function handleSegment(ctx: WriteKeyContext): Promise<Response> {
 
 /** GET /v1/projects/{writeKey}/settings: what analytics.js loads from its CDN, pointing it back here. */
 export async function handleSegmentSettings(ctx: WriteKeyContext): Promise<Response> {
+  // This URL carries the key and the page that loads it publishes it: only ingest-only keys (as for `?key=`).
+  const others = ctx.scopes.filter((s) => s !== 'ingest');
+  if (others.length > 0) {
+    throw new AppError('forbidden', `A browser's write key must be ingest-only: this key also has ${others.map((s) => `\`${s}\``).join(' and ')}, and pages publish their key. Create an ingest-only key for this stream (and revoke this one if it was published).`);
+  }
   const publicUrl = new URL(env().PUBLIC_URL ?? ctx.event.url.origin);
   return json(segmentSettings({ writeKey: ctx.event.params.writeKey!, publicUrl }), { headers: { 'cache-control': 'public, max-age=60' } });
 }

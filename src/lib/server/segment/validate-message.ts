@@ -8,7 +8,7 @@ const present = (v: unknown): boolean => (typeof v === 'string' && v.length > 0)
 /** The field each type requires beyond an identity (Segment's spec). */
 const REQUIRED: Partial<Record<SegmentType, string>> = { track: 'event', group: 'groupId', alias: 'previousId' };
 
-/** The first thing wrong with a message, or null. `at` names it in a batch. */
+/** The first thing wrong with a message (with the status it earns), or null. */
 export function messageProblem(message: Json): { status: 400 | 413; problem: string } | null {
   const size = Buffer.byteLength(JSON.stringify(message));
   if (size > SEGMENT_MESSAGE_MAX_BYTES) return { status: 413, problem: `is ${size} bytes; a message may be at most ${SEGMENT_MESSAGE_MAX_BYTES}` };
