@@ -1,6 +1,7 @@
 // The web app in a real browser (Debian's chromium through playwright-core) against the built
 // server and a real worker: sign up, create a stream and a key, write a reducer, test it, save it,
 // and watch its state change live as events are POSTed.
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
@@ -245,6 +246,19 @@ describe('the web app in a browser', () => {
       await settings.getByText('https://example.com', { exact: true }).waitFor();
       expect((await read()).status).toBe(200);
       await own.screenshot({ path: `${SHOTS}/pipet-stream-settings.png`, fullPage: true });
+
+      // An admin requires GitHub signatures: Pipet makes the secret and shows it; unsigned POSTs are refused, signed ones taken.
+      const signature = own.getByTestId('signature-settings');
+      await signature.getByLabel('Scheme').selectOption('github');
+      await signature.getByRole('button', { name: 'Save signature' }).click();
+      await signature.getByText('Signatures required').waitFor();
+      const secret = (await signature.getByTestId('signature-secret-shown').textContent())!.trim();
+      expect(secret.length).toBeGreaterThan(20);
+      await own.getByTestId('signed-badge').getByText('GitHub').waitFor();
+      const push = (headers: Record<string, string>) => fetch(`${web.url}/s/${ownTeam}/onboarding`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"push":1}' });
+      expect((await push({})).status).toBe(401);
+      expect((await push({ 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update('{"push":1}').digest('hex')}` })).status).toBe(201);
+      await own.screenshot({ path: `${SHOTS}/pipet-stream-signature.png`, fullPage: true });
     } finally {
       await context.close();
     }

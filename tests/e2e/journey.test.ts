@@ -173,6 +173,8 @@ describe('signup-and-go', () => {
     expect(await page.getByTestId('snippet-fetch').textContent()).toContain(`${web.url}/s/${team}/hello`);
     await page.getByRole('tab', { name: 'HTML form' }).click();
     expect(await page.getByTestId('snippet-form').textContent()).toContain(`action="${web.url}/s/${team}/hello?key=`);
+    await page.getByRole('tab', { name: 'Segment SDKs' }).click();
+    expect(await page.getByTestId('snippet-segment').textContent()).toContain(`cdnURL: '${web.url}'`);
     await shoot(page, 'stream-light');
 
     // Delete: the button stays disabled until the name is typed; then the stream is gone.

@@ -62,8 +62,9 @@ describe('appendEvents', () => {
   });
 });
 
+const stored = async () => (await db().stream.findUniqueOrThrow({ where: { id: streamId } })).length;
+
 describe('idempotency keys', () => {
-  const stored = async () => (await db().stream.findUniqueOrThrow({ where: { id: streamId } })).length;
 
   it('belong to their sender: the same key from two senders appends twice', async () => {
     const before = await stored();
@@ -88,6 +89,44 @@ describe('idempotency keys', () => {
     await appendEvents({ streamId, bodies: ['squatted'], idempotency: { key: effectId, scope: 'key:attacker' } });
     const fired = await appendEvents({ streamId, bodies: ['timer fired'], idempotency: { key: effectId, scope: 'timer' } });
     expect(fired.replayed).toBe(false);
+  });
+});
+
+describe('per-body keys (Segment messageIds)', () => {
+  const bodiesFrom = async (first: number, count: number) => (await readEvents({ streamId, start: first, end: first + count })).map((e) => JSON.parse(e.bodyJson));
+
+  it('append only the bodies whose key is new — repeats in the call included — all in one statement', async () => {
+    const scope = 'segment:key-a';
+    const one = await appendEvents({ streamId, bodies: ['a', 'b'], idempotency: { keys: ['m-a', 'm-b'], scope } });
+    expect(one).toMatchObject({ count: 2, duplicates: 0, replayed: false });
+    const two = await appendEvents({ streamId, bodies: ['b again', 'c', 'c again', 'd'], idempotency: { keys: ['m-b', 'm-c', 'm-c', 'm-d'], scope } });
+    expect(two).toMatchObject({ first: one.first + 2, count: 2, duplicates: 2, replayed: false });
+    expect(await bodiesFrom(two.first, 2)).toEqual(['c', 'd']);
+    const three = await appendEvents({ streamId, bodies: ['a', 'd'], idempotency: { keys: ['m-a', 'm-d'], scope } });
+    expect(three).toMatchObject({ count: 0, duplicates: 2, replayed: true, length: two.length });
+    // Another scope has keys of its own.
+    expect((await appendEvents({ streamId, bodies: ['a'], idempotency: { keys: ['m-a'], scope: 'segment:key-b' } })).count).toBe(1);
+  });
+
+  it('forget a key after 24 hours', async () => {
+    const scope = 'segment:key-old';
+    await appendEvents({ streamId, bodies: ['first'], idempotency: { keys: ['m-old'], scope } });
+    await db().idempotencyRecord.updateMany({ where: { streamId, scope }, data: { createdAt: new Date(Date.now() - 25 * 3600_000) } });
+    const again = await appendEvents({ streamId, bodies: ['second'], idempotency: { keys: ['m-old'], scope } });
+    expect(again.count).toBe(1);
+    expect(await bodiesFrom(again.first, 1)).toEqual(['second']);
+  });
+
+  it('store each key once when overlapping calls race', async () => {
+    const scope = 'segment:racer';
+    const before = await stored();
+    const keys = Array.from({ length: 30 }, (_, i) => `r-${i}`);
+    await Promise.all(Array.from({ length: 8 }, (_, w) => {
+      const mine = keys.slice(w * 3, w * 3 + 9);
+      return appendEvents({ streamId, bodies: mine.map((k) => ({ k })), idempotency: { keys: mine, scope } });
+    }));
+    const events = await bodiesFrom(before, (await stored()) - before);
+    expect(events.map((e) => e.k).sort()).toEqual(keys.slice(0, 30).sort());
   });
 });
 

@@ -11,7 +11,7 @@ const LAYERS: [name: string, paths: string[]][] = [
   ['base', ['^src/lib/schemas/', `${S}(env|errors|crypto|coalesce)\\.ts$`]],
   ['infrastructure', [`${S}(db|embedded)/`, `${S}(redis|redis-url|notify|rate-limit|lifecycle)\\.ts$`]],
   ['streams and queues', [`${S}(streams|queue)/`]],
-  ['domains', [`${S}(auth|teams|reducers|effects|recipes|demo|docs)/`]],
+  ['domains', [`${S}(auth|teams|reducers|effects|recipes|demo|docs|segment)/`]],
   ['interfaces', [`${S}(trpc|http)/`, `${S}shutdown\\.ts$`]],
   ['entry points', ['^src/(routes|worker|cli|params)/', '^src/hooks\\.server\\.ts$', '^src/lib/(components|trpc)/']],
 ];

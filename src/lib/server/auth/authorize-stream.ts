@@ -6,6 +6,7 @@ import { cached } from './auth-cache.ts';
 import { AppError } from '../errors.ts';
 import { findApiKey } from './api-keys.ts';
 import { isSlug } from '../../schemas/vocabulary.ts';
+import type { SignatureScheme } from '../../schemas/stream-signature.ts';
 
 export type StreamAccess = 'read' | 'append';
 
@@ -21,14 +22,26 @@ export type AuthorizeStreamOptions = {
   userId?: string | null;
 };
 
-export type GrantedStream = { id: string; slug: string; teamId: string; allowedOrigins: string[] };
+export type GrantedStream = {
+  id: string;
+  slug: string;
+  teamId: string;
+  allowedOrigins: string[];
+  /** When set, every POST must be signed so (verified by the append, on the raw body) whoever sends it. */
+  signatureScheme: SignatureScheme | null;
+  signatureSecret: string | null;
+};
 
 export type StreamGrant = {
   stream: GrantedStream;
   team: { id: string; slug: string; rateLimitPerMinute: number | null };
-  /** True when access comes from the stream being public: such callers are rate-limited. */
+  /** True when access comes from the stream being public or signed: such callers are rate-limited per address. */
   anonymous: boolean;
-  /** Who is asking: `key:<id>`, `user:<id>`, or `anon` (public access; the caller adds the address). */
+  /**
+   * Who is asking: `key:<id>`, `user:<id>`, `anon` (public access; the caller adds the address), or
+   * `signed:<stream id>` (an append to a signed stream with no other credential: its signature, still
+   * to be checked on the body, is the credential).
+   */
   principal: string;
 };
 
@@ -66,6 +79,8 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFr
       return { stream, team, anonymous: false, principal: `user:${userId}` };
     }
   }
+  // A signed stream's signature is its senders' credential: no key in a third party's URL.
+  if (stream && access === 'append' && stream.signatureScheme) return { stream, team: team!, anonymous: true, principal: `signed:${stream.id}` };
   if (stream && (access === 'read' ? stream.publicRead : stream.publicWrite)) return { stream, team: team!, anonymous: true, principal: 'anon' };
   throw new AppError('unauthorized', 'Authentication required: send `Authorization: Bearer <key>` (or `?key=<ingest key>` for HTML forms).');
 }
@@ -97,7 +112,8 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
     `stream:${teamSlug}/${streamSlug}`,
     async () => {
       const [r] = await sql<{ teamId: string; autoCreateStreams: boolean; rateLimitPerMinute: number | null } & { [K in keyof StreamRow]: StreamRow[K] | null }>(
-        `SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite"
+        `SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite",
+                s."signatureScheme", s."signatureSecret"
          FROM "Team" t LEFT JOIN "Stream" s ON s."teamId" = t.id AND s.slug = $2
          WHERE t.slug = $1`,
         [teamSlug, streamSlug],
@@ -105,7 +121,16 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
       if (!r) return null;
       const team = { id: r.teamId, slug: teamSlug, autoCreateStreams: r.autoCreateStreams, rateLimitPerMinute: r.rateLimitPerMinute };
       const stream: StreamRow | null = r.id
-        ? { id: r.id, slug: r.slug!, teamId: r.teamId, allowedOrigins: r.allowedOrigins ?? [], publicRead: r.publicRead!, publicWrite: r.publicWrite! }
+        ? {
+            id: r.id,
+            slug: r.slug!,
+            teamId: r.teamId,
+            allowedOrigins: r.allowedOrigins ?? [],
+            publicRead: r.publicRead!,
+            publicWrite: r.publicWrite!,
+            signatureScheme: r.signatureScheme,
+            signatureSecret: r.signatureSecret,
+          }
         : null;
       return { team, stream };
     },

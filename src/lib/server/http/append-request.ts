@@ -4,6 +4,7 @@ import { appendEvents } from '../streams/append-events.ts';
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
 import { httpRedirect } from '../auth/safe-redirect.ts';
+import { verifySignature } from '../auth/verify-signature.ts';
 import { readBody } from './read-body.ts';
 import { parseAppendBody } from './parse-append-body.ts';
 import { json } from './respond.ts';
@@ -27,8 +28,14 @@ export async function handleAppend(ctx: StreamContext, { batch }: { batch: boole
   const { request } = ctx.event;
   const limits = env();
   const bytes = await readBody(request, batch ? limits.BATCH_MAX_BYTES : limits.EVENT_MAX_BYTES);
+  // A signed stream takes nothing unsigned, whoever sends it (a key, a member, the public): checked
+  // on the bytes as received, before they are parsed.
+  const { signatureScheme, signatureSecret } = ctx.stream;
+  if (signatureScheme) verifySignature({ scheme: signatureScheme, secret: signatureSecret, headers: request.headers, body: bytes });
   const parsed = await parseAppendBody(request, bytes, { batch });
-  const idempotencyKey = request.headers.get('idempotency-key') ?? undefined;
+  // A Standard Webhooks sender resends a message under the same (signed) `webhook-id` until it gets
+  // a 2xx: that id is the message's idempotency key, so a retry after a lost answer appends nothing.
+  const idempotencyKey = request.headers.get('idempotency-key') ?? (signatureScheme === 'standard_webhooks' ? (request.headers.get('webhook-id') ?? undefined) : undefined);
   if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
     throw new AppError('bad_request', 'Idempotency-Key must be 1 to 255 characters.');
   }

@@ -1,13 +1,14 @@
-// Under /s/ every answer is the API's, so SvelteKit's own error pages there (no such route, a
+// Under /s/ and /v1/ every answer is the API's, so SvelteKit's own error pages there (no such route, a
 // method the route lacks, a URL that is not valid percent-encoded UTF-8) become the one JSON
 // error shape with the same status.
 import type { Handle } from '@sveltejs/kit';
 import { AppError, ERROR_CODES, type ErrorCode } from '../errors.ts';
 import { errorResponse } from './respond.ts';
+import { isPublicApi } from './csrf.ts';
 
 const MESSAGES: Record<number, string> = {
   400: 'The URL is malformed: its path is not valid percent-encoded UTF-8.',
-  404: 'No such route: the stream API is /s/{team}/{stream}, /batch, /length, /{index}, /events and /state/{reducer}.',
+  404: 'No such route: the stream API is /s/{team}/{stream}, /batch, /length, /{index}, /events and /state/{reducer}; the Segment-compatible API is /v1/{track,identify,page,screen,group,alias,batch,import}.',
   405: 'This method is not allowed here.',
 };
 
@@ -18,7 +19,7 @@ function codeFor(status: number): ErrorCode {
 
 export const handlePublicApiErrors: Handle = async ({ event, resolve }) => {
   const response = await resolve(event);
-  if (!event.url.pathname.startsWith('/s/') || response.status < 400) return response;
+  if (!isPublicApi(event.url.pathname) || response.status < 400) return response;
   if (response.headers.get('content-type')?.startsWith('application/json')) return response;
   const code = codeFor(response.status);
   const message = response.status === 405 ? `${event.request.method} is not allowed here.` : (MESSAGES[response.status] ?? 'The request could not be handled.');

@@ -1,9 +1,11 @@
-// The one helper behind every /s/{team}/{stream}/... route:
-// authenticate → authorize → rate-limit → act → respond, with CORS and JSON errors throughout.
+// The one helper behind every public route — /s/{team}/{stream}/... and the Segment-compatible
+// /v1/...: authenticate → authorize → rate-limit → act → respond, with CORS and JSON errors throughout.
 import type { RequestEvent, RequestHandler } from '@sveltejs/kit';
 import { allowedOriginsOf, authorizeStream, type StreamAccess, type StreamGrant } from '../auth/authorize-stream.ts';
 import { ensureStream } from '../streams/ensure-stream.ts';
 import { callerLimiter, consume, publicStreamLimiter, rateLimitHeaders } from '../rate-limit.ts';
+import type { RateLimiterRedis } from 'rate-limiter-flexible';
+import { authorizeWriteKey, writeKeyFromHeader, type WriteKeyGrant } from '../auth/authorize-write-key.ts';
 import { errorResponse } from './respond.ts';
 import { AppError } from '../errors.ts';
 
@@ -14,7 +16,7 @@ export type StreamContext = StreamGrant & {
   reauthorize(): Promise<boolean>;
 };
 
-const STREAM_FIELDS = { id: true, slug: true, teamId: true, length: true, allowedOrigins: true } as const;
+const STREAM_FIELDS = { id: true, slug: true, teamId: true, length: true, allowedOrigins: true, signatureScheme: true, signatureSecret: true } as const;
 
 const EXPOSED = 'Location, Link, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Pipet-Length, Pipet-Index, Pipet-Received-At, Pipet-Folded';
 
@@ -53,35 +55,98 @@ function credentialOf(event: RequestEvent): { key: string | null; keyFrom: 'head
   return { key: event.url.searchParams.get('key'), keyFrom: 'query' };
 }
 
+/** The steps of a public route; `runRoute` runs them in order and answers every failure as JSON. */
+type RouteSteps<G> = {
+  /** Who is asking and what they may act on; throws an AppError (401, 403, 404, …) otherwise. */
+  authenticate(): Promise<G>;
+  /** The limiter this caller spends a point of, and under which key. */
+  limiter(grant: G): [RateLimiterRedis, string];
+  act(grant: G): Promise<Response>;
+  /** CORS for an answer, errors included (`grant` is undefined when authentication failed). */
+  cors(response: Response, grant: G | undefined): Response | Promise<Response>;
+};
+
+/** authenticate → rate-limit → act → respond, with CORS on every answer and the one error shape. */
+async function runRoute<G>(steps: RouteSteps<G>): Promise<Response> {
+  let grant: G | undefined;
+  try {
+    grant = await steps.authenticate();
+    const [l, key] = steps.limiter(grant);
+    const limit = await consume(l, key);
+    return await steps.cors(withHeaders(await steps.act(grant), rateLimitHeaders(limit)), grant);
+  } catch (error) {
+    return steps.cors(errorResponse(error), grant);
+  }
+}
+
 export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => Promise<Response>): RequestHandler {
   return async (event) => {
     const origin = event.request.headers.get('origin');
     const { team: teamSlug, stream: streamSlug } = event.params as { team: string; stream: string };
-    let allowed: string[] = [];
-    try {
-      const ask = { teamSlug, streamSlug, access, ...credentialOf(event), userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null };
-      const grant = await authorizeStream(ask);
-      // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
-      const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, slug: grant.createSlug, select: STREAM_FIELDS }));
-      allowed = stream.allowedOrigins;
-      // Anonymous callers share a limit per client address; keys and signed-in users have their own.
-      const principal = grant.anonymous ? `anon:${event.getClientAddress()}` : grant.principal;
-      const limit = grant.anonymous ? await consume(publicStreamLimiter(), event.getClientAddress()) : await consume(callerLimiter(grant.team.rateLimitPerMinute), principal);
-      const reauthorize = async () => {
-        try {
-          const again = await authorizeStream(ask);
-          return again.stream?.id === stream.id;
-        } catch (error) {
-          return !(error instanceof AppError) || error.code === 'unavailable';
-        }
-      };
-      const response = withCors(await act({ stream, team: grant.team, anonymous: grant.anonymous, principal, event, url: event.url, reauthorize }), origin, allowed);
-      return withHeaders(response, rateLimitHeaders(limit));
-    } catch (error) {
-      if (origin && allowed.length === 0) allowed = await allowedOriginsOf(teamSlug, streamSlug).catch(() => []);
-      return withCors(errorResponse(error), origin, allowed);
-    }
+    const ask = { teamSlug, streamSlug, access, ...credentialOf(event), userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null };
+    return runRoute({
+      async authenticate() {
+        const grant = await authorizeStream(ask);
+        // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
+        const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, slug: grant.createSlug, select: STREAM_FIELDS }));
+        // Anonymous callers share a limit per client address; keys and signed-in users have their own.
+        const principal = grant.principal === 'anon' ? `anon:${event.getClientAddress()}` : grant.principal;
+        return { ...grant, stream, principal };
+      },
+      limiter: (grant) => (grant.anonymous ? [publicStreamLimiter(), event.getClientAddress()] : [callerLimiter(grant.team.rateLimitPerMinute), grant.principal]),
+      act({ stream, team, anonymous, principal }) {
+        const reauthorize = async () => {
+          try {
+            const again = await authorizeStream(ask);
+            return again.stream?.id === stream.id;
+          } catch (error) {
+            return !(error instanceof AppError) || error.code === 'unavailable';
+          }
+        };
+        return act({ stream, team, anonymous, principal, event, url: event.url, reauthorize });
+      },
+      async cors(response, grant) {
+        const allowed = grant ? grant.stream.allowedOrigins : origin ? await allowedOriginsOf(teamSlug, streamSlug).catch(() => []) : [];
+        return withCors(response, origin, allowed);
+      },
+    });
   };
+}
+
+export type WriteKeyContext = WriteKeyGrant & { event: RequestEvent };
+
+const ANY_ORIGIN = { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSED };
+
+/**
+ * A route for Segment-style write keys (/v1/…): the key from `Authorization`, else from the request
+ * (`keyInRequest`: the body's `writeKey`, or the path); the key's own rate limit, shared with its
+ * /s/… requests; CORS open to any origin, since the key is the credential and no cookie is read.
+ */
+export function writeKeyRoute(act: (ctx: WriteKeyContext) => Promise<Response>, keyInRequest: (event: RequestEvent) => Promise<string | null> = async () => null): RequestHandler {
+  return (event) =>
+    runRoute({
+      async authenticate() {
+        const key = writeKeyFromHeader(event.request.headers.get('authorization')) ?? (await keyInRequest(event));
+        return authorizeWriteKey(key);
+      },
+      limiter: (grant) => [callerLimiter(grant.team.rateLimitPerMinute), grant.principal],
+      act: (grant) => act({ ...grant, event }),
+      cors: (response) => withHeaders(response, ANY_ORIGIN),
+    });
+}
+
+/** CORS preflight for write-key routes: any origin, the headers the browser SDKs send. */
+export function writeKeyPreflight(): RequestHandler {
+  return async (event) =>
+    new Response(null, {
+      status: 204,
+      headers: {
+        ...ANY_ORIGIN,
+        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-headers': event.request.headers.get('access-control-request-headers') ?? 'Authorization, Content-Type',
+        'access-control-max-age': '600',
+      },
+    });
 }
 
 /** CORS preflight for a stream route: allowed origins get the methods and headers they need. */

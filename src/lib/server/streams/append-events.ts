@@ -14,8 +14,12 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 /**
  * An idempotency key and whose it is: `key:<api key id>`, `user:<id>`, `anon:<client address>`, or
  * Pipet's own (`timer`, `segment:<key id>`). Senders never share keys.
+ *
+ * `key` covers the whole call: a repeat appends nothing and answers the first answer. `keys` gives
+ * each body its own (Segment's `messageId`): bodies whose key was seen within the window are left
+ * out, and so is a repeat within the call; the rest are appended together, all or nothing.
  */
-export type Idempotency = { key: string; scope: string };
+export type Idempotency = { key: string; scope: string } | { keys: string[]; scope: string };
 
 export type AppendEventsOptions = {
   streamId: string;
@@ -25,7 +29,15 @@ export type AppendEventsOptions = {
   db?: Db;
 };
 
-export type AppendResult = { first: number; count: number; length: number; receivedAt: string; replayed: boolean };
+export type AppendResult = {
+  first: number;
+  count: number;
+  length: number;
+  receivedAt: string;
+  replayed: boolean;
+  /** With per-body keys: how many bodies were left out as already seen. */
+  duplicates?: number;
+};
 
 type Appended = AppendResult & { teamId: string };
 
@@ -55,8 +67,11 @@ export function encodeBodies(bodies: unknown[], limits = { event: env().EVENT_MA
 
 export async function appendEvents({ streamId, bodies, idempotency, db = defaultDb() }: AppendEventsOptions): Promise<AppendResult> {
   const encoded = encodeBodies(bodies);
+  if (idempotency && 'keys' in idempotency && idempotency.keys.length !== encoded.length) throw new Error('appendEvents: one idempotency key per body');
   const { teamId, ...result } = idempotency
-    ? await appendIdempotent(db, streamId, encoded, idempotency)
+    ? 'keys' in idempotency
+      ? await appendDeduplicated(db, streamId, encoded, idempotency)
+      : await appendIdempotent(db, streamId, encoded, idempotency)
     : db === defaultDb()
       ? await appendGrouped(streamId, encoded)
       : await appendOnce(db, streamId, encoded);
@@ -162,7 +177,7 @@ function appended(rows: AppendedRow[], count: number): Appended {
  * With an idempotency key: lock the stream first so two requests with one key cannot both append.
  * A repeat within the window answers the first answer; a repeat with another body is refused.
  */
-async function appendIdempotent(db: Db, streamId: string, encoded: string[], { key, scope }: Idempotency): Promise<Appended> {
+async function appendIdempotent(db: Db, streamId: string, encoded: string[], { key, scope }: { key: string; scope: string }): Promise<Appended> {
   const bodyHash = sha256Hex(encoded.join('\n'));
   return db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT 1 FROM "Stream" WHERE id = ${streamId}::uuid FOR UPDATE`;
@@ -178,5 +193,40 @@ async function appendIdempotent(db: Db, streamId: string, encoded: string[], { k
     const { replayed: _, teamId: _team, ...response } = appended;
     await tx.idempotencyRecord.upsert({ where: id, create: { streamId, scope, key, bodyHash, response }, update: { bodyHash, response, createdAt: new Date() } });
     return appended;
+  });
+}
+
+/**
+ * Per-body keys, under the same stream lock: the bodies whose key is new are appended in one
+ * statement, and their keys recorded in the same transaction. A key's content is not compared
+ * (a Segment SDK's retry carries a new `sentAt`); the first body with a key wins for 24 hours.
+ */
+async function appendDeduplicated(db: Db, streamId: string, encoded: string[], { keys, scope }: { keys: string[]; scope: string }): Promise<Appended> {
+  return db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT 1 FROM "Stream" WHERE id = ${streamId}::uuid FOR UPDATE`;
+    const since = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS);
+    const unique = [...new Set(keys)];
+    const rows = await tx.idempotencyRecord.findMany({ where: { streamId, scope, key: { in: unique }, createdAt: { gte: since } }, select: { key: true } });
+    const seen = new Set(rows.map((r) => r.key));
+    const fresh: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (seen.has(keys[i])) continue;
+      seen.add(keys[i]);
+      fresh.push(i);
+    }
+    const duplicates = keys.length - fresh.length;
+    if (fresh.length === 0) {
+      const stream = await tx.stream.findUnique({ where: { id: streamId }, select: { length: true } });
+      if (!stream) throw new AppError('not_found', 'No such stream.');
+      return { first: stream.length, count: 0, length: stream.length, receivedAt: new Date().toISOString(), replayed: true, teamId: '', duplicates };
+    }
+    const appended = await appendOnce(tx, streamId, fresh.map((i) => encoded[i]));
+    const freshKeys = fresh.map((i) => keys[i]);
+    // A key last used before the window is free again: its old record makes way.
+    await tx.idempotencyRecord.deleteMany({ where: { streamId, scope, key: { in: freshKeys }, createdAt: { lt: since } } });
+    await tx.idempotencyRecord.createMany({
+      data: freshKeys.map((key, j) => ({ streamId, scope, key, bodyHash: '', response: { index: appended.first + j, receivedAt: appended.receivedAt } })),
+    });
+    return { ...appended, duplicates };
   });
 }

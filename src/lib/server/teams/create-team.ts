@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts';
 import { isSlug, SLUG_RULE } from '../../schemas/vocabulary.ts';
 
 /** Top-level paths of the app: a team with one of these slugs would be shadowed by the route. */
-export const RESERVED_TEAM_SLUGS = new Set(['api', 's', 'login', 'signup', 'logout', 'invite', 'thanks', 'new', 'settings', 'account', 'admin', 'static', 'assets', 'app', 'docs', 'demo']);
+export const RESERVED_TEAM_SLUGS = new Set(['api', 's', 'login', 'signup', 'logout', 'invite', 'thanks', 'new', 'settings', 'account', 'admin', 'static', 'assets', 'app', 'docs', 'demo', 'v1']);
 
 export function newSigningSecret(): string {
   return `whsec_${encodeBase64(crypto.getRandomValues(new Uint8Array(24)))}`;

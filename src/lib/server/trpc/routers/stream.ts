@@ -1,10 +1,11 @@
-// Streams: list, get, create, update, delete. Every query is scoped to ctx.team.
+// Streams: list, get, create, update, delete, and the inbound signature (admins). Every query is scoped to ctx.team.
 import { z } from 'zod';
 import { router, teamProcedure, teamRoleProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
 import { invalidate } from '../../auth/auth-cache.ts';
 import { assertStreamCapacity } from '../../streams/ensure-stream.ts';
-import { Slug, StreamSettings } from '../../../schemas/index.ts';
+import { Slug, StreamSettings, StreamSignatureInput } from '../../../schemas/index.ts';
+import { setStreamSignature } from '../../auth/set-stream-signature.ts';
 import { countEventsPerMinute } from '../../streams/count-events-per-minute.ts';
 
 const streamSelect = {
@@ -15,6 +16,8 @@ const streamSelect = {
   publicRead: true,
   publicWrite: true,
   allowedOrigins: true,
+  // The scheme only: the secret is for admins (`stream.signature`).
+  signatureScheme: true,
   lastEventAt: true,
   createdAt: true,
 } as const;
@@ -72,6 +75,23 @@ export const streamRouter = router({
     await invalidate({ kind: 'team', id: ctx.team.id });
     return ctx.db.stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: streamSelect });
   }),
+
+  /** The inbound signature a stream requires, with its secret (admins: it is a credential). */
+  signature: teamRoleProcedure('admin')
+    .input(z.object({ stream: Slug }))
+    .query(async ({ ctx, input }) => {
+      const stream = await ctx.db.stream.findUnique({ where: { teamId_slug: { teamId: ctx.team.id, slug: input.stream } }, select: { signatureScheme: true, signatureSecret: true } });
+      if (!stream) throw new AppError('not_found', `No stream \`${input.stream}\`.`);
+      return { scheme: stream.signatureScheme, secret: stream.signatureSecret };
+    }),
+
+  /**
+   * Require every POST to be signed (Standard Webhooks, Stripe, GitHub) with `secret` (made here when
+   * left out, except for Stripe, which makes its own), or stop requiring it (`scheme: null`).
+   */
+  setSignature: teamRoleProcedure('admin')
+    .input(StreamSignatureInput)
+    .mutation(({ ctx, input }) => setStreamSignature({ teamId: ctx.team.id, slug: input.stream, scheme: input.scheme, secret: input.secret, db: ctx.db })),
 
   delete: teamRoleProcedure('admin')
     .input(z.object({ stream: Slug, confirm: z.string() }))
