@@ -1,7 +1,7 @@
 // Effects become jobs on their kind's queue (webhooks, emails and Slack messages on `deliver`,
 // timers on `timers`), delayed until their attempt is due. Rows come first (the fold's
 // transaction); jobs are best effort and the sweep re-creates any lost.
-import { enqueue, queue } from '../queue/enqueue.ts';
+import { enqueue, queueFor } from '../queue/enqueue.ts';
 import type { EffectKind } from '../../schemas/vocabulary.ts';
 import { specOf } from './kinds/index.ts';
 
@@ -33,7 +33,7 @@ export async function enqueueEffects(effects: EnqueueableEffect[]): Promise<void
  */
 export async function reEnqueueEffect(effect: EnqueueableEffect): Promise<boolean> {
   try {
-    const existing = await queue(specOf(effect.kind).queue).getJob(effectJobId(effect));
+    const existing = await queueFor(specOf(effect.kind).queue, { effectId: effect.id, teamId: effect.teamId }).getJob(effectJobId(effect));
     if (existing && (await existing.isFailed())) await existing.remove();
   } catch {
     return false;
