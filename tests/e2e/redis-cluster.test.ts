@@ -326,7 +326,7 @@ describe('Pipet on a Redis Cluster (3 masters, 3 replicas; 2 web and 2 worker pr
     console.info(
       [
         `[redis cluster] ${total} events acknowledged over ${STREAMS} streams by ${CLIENTS} clients through 2 web processes in ${((appendsDone - started) / 1000).toFixed(1)} s; other answers: ${JSON.stringify(Object.fromEntries(errors))}; slowest append ${maxLatency} ms`,
-        `[redis cluster] worker SIGKILLed at ${800}+ events; master ${killed.port} killed at ${atKill} events, replica ${promoted.port} promoted in ${failoverMs} ms (${afterFailover - atKill} appends acknowledged meanwhile); a worker SIGTERMed right after exited in ${stopMs} ms`,
+        `[redis cluster] a worker SIGKILLed at 800+ events; master ${killed.port} killed at ${atKill} events, replica ${promoted.port} promoted in ${failoverMs} ms (${afterFailover - atKill} appends acknowledged meanwhile); a worker SIGTERMed right after exited in ${stopMs} ms (code ${exit?.code}; bound ${env.SHUTDOWN_TIMEOUT_MS} ms)`,
         `[redis cluster] caught up ${((foldedAt - appendsDone) / 1000).toFixed(1)} s after the last append (folds), ${((deliveredAt - appendsDone) / 1000).toFixed(1)} s (all ${effects.length} effects delivered: ${expectedWebhooks.size} webhooks received ${calls.length} times, ${emails} emails in the outbox)`,
         `[redis cluster] 0 acknowledged events lost, 0 double folds (${STREAMS * 2} reducers equal Array.prototype.reduce), 0 lost effects; tail wake-up through A → B after the failover: ${wakeMs.join(', ')} ms`,
       ].join('\n'),

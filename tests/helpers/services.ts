@@ -61,15 +61,17 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
 /**
  * Deletes every Redis key under `prefix`: queues (`{prefix}:…`, shard queues `{prefix/i.k}:…`) and
  * the rest (`prefix:…`). On a Redis Cluster every master is scanned, and keys are deleted one by
- * one (a multi-key DEL must stay within one slot).
+ * one (a multi-key DEL must stay within one slot); call it there when nothing else writes.
  */
 export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
   const target = parseRedisUrl(redisUrl);
   const patterns = [`{${prefix}}*`, `{${prefix}/*`, `${prefix}:*`];
   if (target.mode === 'single') {
+    // In one script, so nothing is written meanwhile: like Redis losing its data, never a queue's
+    // list gone while the job it held stays (its de-duplication key would then block the stream).
     const r = new Redis(redisUrl);
     try {
-      await deleteMatching(r, patterns, (keys) => r.del(...keys));
+      await r.eval(DELETE_MATCHING, 0, ...patterns);
     } finally {
       r.disconnect();
     }
@@ -84,24 +86,29 @@ export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promi
       cluster.once('end', () => reject(new Error('Redis Cluster connection ended')));
     });
     for (const node of cluster.nodes('master')) {
-      await deleteMatching(node, patterns, async (keys) => {
-        const batch = node.pipeline();
-        for (const key of keys) batch.unlink(key);
-        await batch.exec();
-      });
+      for (const pattern of patterns) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          const batch = node.pipeline();
+          for (const key of keys) batch.unlink(key);
+          if (keys.length) await batch.exec();
+        } while (cursor !== '0');
+      }
     }
   } finally {
     cluster.disconnect();
   }
 }
 
-async function deleteMatching(r: Redis, patterns: string[], del: (keys: string[]) => Promise<unknown>): Promise<void> {
-  for (const pattern of patterns) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await del(keys);
-    } while (cursor !== '0');
-  }
-}
+const DELETE_MATCHING = `
+for _, pattern in ipairs(ARGV) do
+  local cursor = '0'
+  repeat
+    local page = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = page[1]
+    for _, key in ipairs(page[2]) do redis.call('DEL', key) end
+  until cursor == '0'
+end`;
+
