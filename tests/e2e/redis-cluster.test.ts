@@ -34,6 +34,9 @@ const env = {
   SWEEP_INTERVAL_MS: '1000',
   SHUTDOWN_TIMEOUT_MS: '5000',
   SANDBOX_THREADS: '1',
+  // A starved machine (two cores, six Redis nodes, four Pipet processes) must not trip the sandbox's
+  // wall-clock watchdog, which would stop a reducer with an error: not what this file tests.
+  SANDBOX_CALL_WALL_MS: '10000',
   KEY_RATE_LIMIT_PER_MINUTE: '1000000',
   EMAIL_QUOTA_PER_DAY: '100000',
 };
@@ -224,11 +227,12 @@ describe('Pipet on a Redis Cluster (3 masters, 3 replicas; 2 web and 2 worker pr
     const afterFailover = total;
 
     // Right after a failover Worker.close() can hang (see docs/scaling-redis-cluster.md): a
-    // SIGTERMed worker must still exit within its bound (5 s, plus a second's grace).
+    // SIGTERMed worker must still exit at its bound (5 s; a supervisor would SIGKILL it a second
+    // later), give or take a loaded machine's scheduling.
     const stopping = workers[1];
     const termAt = Date.now();
     stopping.child.kill('SIGTERM');
-    const exit = await exitWithin(stopping.child, 6_000 + 1_000);
+    const exit = await exitWithin(stopping.child, 5_000 + 1_000 + 2_000);
     const stopMs = Date.now() - termAt;
     expect(exit, `worker did not exit within its bound:\n${stopping.output().slice(-2_000)}`).not.toBeNull();
     workers.push(await startWorker());
