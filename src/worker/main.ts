@@ -1,9 +1,11 @@
-// The worker process: one BullMQ Worker per queue, plus the periodic sweep that re-enqueues
-// anything left behind (how the system recovers when Redis loses its data).
+// The worker process: one BullMQ Worker per shard of each queue it consumes (all shards, or
+// WORKER_QUEUE_SHARDS), plus the periodic sweep that re-enqueues anything left behind (how the
+// system recovers when Redis loses its data, or a cluster failover drops a write).
 import { Worker } from 'bullmq';
 import { env } from '../lib/server/env.ts';
 import { createRedis } from '../lib/server/redis.ts';
 import { queuePrefix } from '../lib/server/queue/enqueue.ts';
+import { concurrencyPerShard } from '../lib/server/queue/shards.ts';
 import type { QueueName } from '../lib/server/queue/catalog.ts';
 import { closeAll, closeOnShutdown } from '../lib/server/shutdown.ts';
 import { closingBudget, exitOnSignal, settlesWithin } from '../lib/server/lifecycle.ts';
@@ -21,14 +23,23 @@ export type RunningWorker = {
 };
 
 export async function startWorker({ log = console.log }: { log?: (line: string) => void } = {}): Promise<RunningWorker> {
-  const workers = (Object.keys(handlers) as QueueName[]).map((name) => {
-    // BullMQ does not close a connection it was given.
+  const { QUEUE_SHARDS, WORKER_QUEUE_SHARDS: shards } = env();
+  const workers = (Object.keys(handlers) as QueueName[]).flatMap((name) => {
+    // One connection for the queue's shards (each Worker also opens its own blocking one); BullMQ
+    // does not close a connection it was given.
     const connection = createRedis('worker');
     closeOnShutdown(() => connection.quit().catch(() => connection.disconnect()));
-    const worker = new Worker(name, processorFor(name), { connection, prefix: queuePrefix(), concurrency: handlers[name].slots(env()).concurrency });
-    worker.on('error', (err) => log(`[worker:${name}] ${err.message}`));
-    worker.on('failed', (job, err) => log(`[worker:${name}] job ${job?.id} failed: ${err.message}`));
-    return worker;
+    // The process's slots for this queue are shared out over the shards it consumes, and the
+    // team shares are counted over all of them (one processor).
+    const concurrency = concurrencyPerShard(handlers[name].slots(env()).concurrency, shards.length);
+    const processor = processorFor(name, concurrency * shards.length);
+    return shards.map((shard) => {
+      const label = QUEUE_SHARDS > 1 ? `${name}/${shard}` : name;
+      const worker = new Worker(name, processor, { connection, prefix: queuePrefix(shard), concurrency });
+      worker.on('error', (err) => log(`[worker:${label}] ${err.message}`));
+      worker.on('failed', (job, err) => log(`[worker:${label}] job ${job?.id} failed: ${err.message}`));
+      return worker;
+    });
   });
 
   let sweeping: Promise<void> | undefined;
@@ -46,13 +57,15 @@ export async function startWorker({ log = console.log }: { log?: (line: string) 
         clearInterval(timer);
         const bound = env().SHUTDOWN_TIMEOUT_MS;
         const budget = closingBudget(bound);
+        // Raced against the bound: besides jobs that run long, Worker.close() can wait forever for
+        // its blocking connection's end right after a Redis Cluster failover.
         const drained = await settlesWithin(Promise.all([...workers.map((w) => w.close()), sweeping]), bound - budget);
         if (!drained) {
           // Processors that take BullMQ's abort signal stop now; the others are cut when the process exits.
           for (const w of workers) w.cancelAllJobs('shutting down');
-          log(`[worker] jobs still running after ${bound - budget} ms are left to the next worker.`);
+          log(`[worker] not drained after ${bound - budget} ms (jobs still running, or a Redis connection that would not close): what runs is left to the next worker.`);
         }
-        await settlesWithin(closeAll(), budget - 100);
+        await settlesWithin(Promise.all([...(drained ? [] : workers.map((w) => w.close(true).catch(() => {}))), closeAll()]), budget - 100);
         return drained;
       })()),
   };

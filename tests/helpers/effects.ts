@@ -43,18 +43,20 @@ export async function waitForEffect(db: Db, id: string, statuses: string[] = ['d
   }
 }
 
-/** BullMQ workers for `deliver` and `timers` in this process (the processors the worker registers). */
+/** BullMQ workers for every shard of `deliver` and `timers` in this process (the processors the worker registers). */
 export async function startEffectWorkers(): Promise<{ close(): Promise<void> }> {
   const { Worker } = await import('bullmq');
   const { createRedis } = await import('../../src/lib/server/redis.ts');
-  const { queuePrefix } = await import('../../src/lib/server/queue/enqueue.ts');
+  const { queuePrefix, queueShards } = await import('../../src/lib/server/queue/enqueue.ts');
   const { processorFor } = await import('../../src/worker/processors/index.ts');
-  const running = (['deliver', 'timers'] as const).map((name) => {
-    const connection = createRedis('worker');
-    const worker = new Worker(name, processorFor(name), { connection, prefix: queuePrefix(), concurrency: 8 });
-    worker.on('error', () => {});
-    return { worker, connection };
-  });
+  const running = (['deliver', 'timers'] as const).flatMap((name) =>
+    Array.from({ length: queueShards() }, (_, shard) => {
+      const connection = createRedis('worker');
+      const worker = new Worker(name, processorFor(name), { connection, prefix: queuePrefix(shard), concurrency: 8 });
+      worker.on('error', () => {});
+      return { worker, connection };
+    }),
+  );
   return {
     async close() {
       for (const { worker, connection } of running) {

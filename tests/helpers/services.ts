@@ -1,7 +1,8 @@
 // Real PostgreSQL and Redis for tests: DATABASE_URL / REDIS_URL, else the machine's defaults on
 // 127.0.0.1, else embedded ones. Every run works in databases and key prefixes of its own.
 import pg from 'pg';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { parseRedisUrl } from '../../src/lib/server/redis-url.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,19 +58,57 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
   await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
 }
 
-/** Deletes every Redis key under `prefix` (queues are `{prefix}:...`, the rest `prefix:...`). */
+/**
+ * Deletes every Redis key under `prefix`: queues (`{prefix}:…`, shard queues `{prefix/i.k}:…`) and
+ * the rest (`prefix:…`). On a Redis Cluster every master is scanned, and keys are deleted one by
+ * one (a multi-key DEL must stay within one slot); call it there when nothing else writes.
+ */
 export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const r = new Redis(redisUrl);
+  const target = parseRedisUrl(redisUrl);
+  const patterns = [`{${prefix}}*`, `{${prefix}/*`, `${prefix}:*`];
+  if (target.mode === 'single') {
+    // In one script, so nothing is written meanwhile: like Redis losing its data, never a queue's
+    // list gone while the job it held stays (its de-duplication key would then block the stream).
+    const r = new Redis(redisUrl);
+    try {
+      await r.eval(DELETE_MATCHING, 0, ...patterns);
+    } finally {
+      r.disconnect();
+    }
+    return;
+  }
+  const { username, password, tls } = target.options;
+  const cluster = new Cluster(target.nodes, { redisOptions: { username, password, tls: tls ? {} : undefined } });
+  cluster.on('error', () => {});
   try {
-    for (const pattern of [`{${prefix}}*`, `${prefix}:*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
+    await new Promise<void>((resolve, reject) => {
+      cluster.once('ready', resolve);
+      cluster.once('end', () => reject(new Error('Redis Cluster connection ended')));
+    });
+    for (const node of cluster.nodes('master')) {
+      for (const pattern of patterns) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          const batch = node.pipeline();
+          for (const key of keys) batch.unlink(key);
+          if (keys.length) await batch.exec();
+        } while (cursor !== '0');
+      }
     }
   } finally {
-    r.disconnect();
+    cluster.disconnect();
   }
 }
+
+const DELETE_MATCHING = `
+for _, pattern in ipairs(ARGV) do
+  local cursor = '0'
+  repeat
+    local page = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = page[1]
+    for _, key in ipairs(page[2]) do redis.call('DEL', key) end
+  until cursor == '0'
+end`;
+

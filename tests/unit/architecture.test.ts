@@ -8,8 +8,9 @@ import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
 
 const S = '^src/lib/server/';
 const LAYERS: [name: string, paths: string[]][] = [
-  ['base', ['^src/lib/schemas/', `${S}(env|errors|crypto|coalesce)\\.ts$`]],
-  ['infrastructure', [`${S}(db|embedded)/`, `${S}(redis|redis-url|notify|rate-limit|lifecycle)\\.ts$`]],
+  // redis-url.ts is pure (no imports): env.ts validates REDIS_URL with it.
+  ['base', ['^src/lib/schemas/', `${S}(env|errors|crypto|coalesce|redis-url)\\.ts$`]],
+  ['infrastructure', [`${S}(db|embedded)/`, `${S}(redis|notify|rate-limit|lifecycle)\\.ts$`]],
   ['streams and queues', [`${S}(streams|queue)/`]],
   ['domains', [`${S}(auth|teams|reducers|effects|recipes|demo|docs|segment)/`]],
   ['interfaces', [`${S}(trpc|http)/`, `${S}shutdown\\.ts$`]],

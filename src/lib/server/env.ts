@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseRedisUrl, RedisUrlError } from './redis-url.ts';
 
 const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
@@ -13,7 +14,10 @@ const EnvSchema = z.object({
   // Production unless told otherwise: `npm start` (embedded, for trying Pipet out) sets development.
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   DATABASE_URL: z.string().url().optional(),
-  REDIS_URL: z.string().url().optional(),
+  // One server (redis://, rediss://) or a Redis Cluster's seed nodes (redis+cluster://h:p,h:p, or
+  // any of those forms with REDIS_CLUSTER=1): checked by redis-url.ts below.
+  REDIS_URL: z.string().optional(),
+  REDIS_CLUSTER: flag,
   SMTP_URL: z.string().optional(),
   PUBLIC_URL: z.string().url().optional(),
   HOST: z.string().default('127.0.0.1'),
@@ -28,6 +32,17 @@ const EnvSchema = z.object({
   // Queue keys live under this prefix; wrapped in {} so every key of a queue hashes to one
   // Redis Cluster slot.
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('pipet'),
+  // Each queue (fold, deliver, timers) is split into this many shard queues, each under a hash tag
+  // of its own so that a Redis Cluster spreads them over its masters. Default: 1 on one server
+  // (the keys stay `{QUEUE_PREFIX}:…`), 6 on a cluster (even over 1, 2, 3 or 6 masters).
+  QUEUE_SHARDS: z.coerce.number().int().min(1).max(64).optional(),
+  // The shards this worker process consumes ("0,2"); unset, all of them.
+  WORKER_QUEUE_SHARDS: z
+    .string()
+    .optional()
+    .transform((v) => (v?.trim() ? v.split(',').map((s) => s.trim()) : undefined))
+    .refine((list) => !list || list.every((s) => /^\d+$/.test(s)), 'shard numbers separated by commas, like 0,2')
+    .transform((list) => list?.map(Number)),
   EVENT_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024),
   BATCH_MAX_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
@@ -108,7 +123,27 @@ const EnvSchema = z.object({
     .string()
     .regex(/^\s*\d+(ms|s|m|h|d)?\s*(,\s*\d+(ms|s|m|h|d)?\s*)*$/, 'a comma-separated list of delays like 0,5s,5m,2h')
     .default('0,5s,5m,30m,2h,5h,10h,10h'),
-});
+})
+  .transform((e, ctx) => {
+    // REDIS_URL through redis-url.ts: WHATWG URL cannot read a cluster's host list.
+    let cluster = false;
+    if (e.REDIS_CLUSTER && !e.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER'], message: 'needs REDIS_URL naming the seed nodes' });
+    if (e.REDIS_URL) {
+      try {
+        cluster = parseRedisUrl(e.REDIS_URL, { cluster: e.REDIS_CLUSTER ?? false }).mode === 'cluster';
+      } catch (error) {
+        if (!(error instanceof RedisUrlError)) throw error;
+        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: error.message.replace(/^REDIS_URL: /, '') });
+      }
+    }
+    const shards = e.QUEUE_SHARDS ?? (cluster ? 6 : 1);
+    const mine = e.WORKER_QUEUE_SHARDS ?? Array.from({ length: shards }, (_, i) => i);
+    if (mine.length === 0 || mine.some((i) => i >= shards) || new Set(mine).size !== mine.length) {
+      ctx.addIssue({ code: 'custom', path: ['WORKER_QUEUE_SHARDS'], message: `distinct shard numbers from 0 to ${shards - 1} (QUEUE_SHARDS is ${shards})` });
+      return z.NEVER;
+    }
+    return { ...e, QUEUE_SHARDS: shards, WORKER_QUEUE_SHARDS: mine };
+  });
 
 export type Env = z.infer<typeof EnvSchema>;
 

@@ -1,8 +1,11 @@
 // Cross-process wake-ups over Redis pub/sub: "stream X grew to n", "reducer Y folded n". Waiters
 // read PostgreSQL when a message says there is something new, and otherwise only every few seconds
 // (SAFETY_POLL_MS), so a lost message (or Redis down) costs latency, never correctness.
-import type { Redis } from 'ioredis';
-import { createRedis, redis, redisKey, redisReady } from './redis.ts';
+// On a Redis Cluster the channels are sharded (SPUBLISH/SSUBSCRIBE, Redis 7): each channel lives on
+// the master of its slot, so the messages spread over the shards instead of every node relaying
+// every message; ioredis keeps one subscriber connection per master (`shardedSubscribers`).
+import { Cluster } from 'ioredis';
+import { createRedis, redis, redisKey, redisReady, type RedisClient } from './redis.ts';
 
 type Listener = (message: string) => void;
 
@@ -10,7 +13,7 @@ const listeners = new Map<string, Set<Listener>>();
 /** Channels with no listener left, unsubscribed after a quiet while (a waiter per request would otherwise cost a SUBSCRIBE and an UNSUBSCRIBE each). */
 const idle = new Map<string, NodeJS.Timeout>();
 const IDLE_UNSUBSCRIBE_MS = 30_000;
-let subscriber: Redis | undefined;
+let subscriber: RedisClient | undefined;
 const healthWatchers = new Set<(healthy: boolean) => void>();
 
 export function channelFor(kind: 'appended' | 'folded' | 'invalidate' | 'ack', id: string): string {
@@ -19,21 +22,43 @@ export function channelFor(kind: 'appended' | 'folded' | 'invalidate' | 'ack', i
 
 export async function publish(channel: string, message: string): Promise<number> {
   if (!(await redisReady())) return 0;
-  return redis().publish(channel, message).catch(() => 0);
+  const r = redis();
+  // Both answer how many subscribers got the message (for SPUBLISH: those on the channel's shard).
+  return (r instanceof Cluster ? r.spublish(channel, message).then(Number) : r.publish(channel, message)).catch(() => 0);
 }
 
-function ensureSubscriber(): Redis {
+function ensureSubscriber(): RedisClient {
   if (!subscriber) {
     const s = createRedis('subscriber');
     subscriber = s;
-    s.on('message', (channel: string, message: string) => {
+    const deliver = (channel: string, message: string) => {
       for (const listener of listeners.get(channel) ?? []) listener(message);
-    });
-    // ioredis re-subscribes by itself after a reconnect; watchers learn when messages may have been missed.
-    s.on('ready', () => healthWatchers.forEach((w) => w(true)));
-    for (const event of ['close', 'reconnecting', 'end']) s.on(event, () => healthWatchers.forEach((w) => w(false)));
+    };
+    // ioredis re-subscribes by itself after a reconnect (or a failover); watchers learn when
+    // messages may have been missed.
+    const health = (healthy: boolean) => () => healthWatchers.forEach((w) => w(healthy));
+    if (s instanceof Cluster) {
+      s.on('smessage', deliver);
+      // A node left (a master died, or a connection to it): what its shard carried meanwhile is
+      // lost. 'subscribersReady' follows once the subscribers match the new topology.
+      s.on('-node', health(false));
+      s.on('subscribersReady', health(true));
+    } else {
+      s.on('message', deliver);
+      s.on('ready', health(true));
+      for (const event of ['close', 'reconnecting', 'end']) s.on(event, health(false));
+    }
   }
   return subscriber;
+}
+
+function subscribeOn(s: RedisClient, channel: string): Promise<unknown> {
+  return s instanceof Cluster ? s.ssubscribe(channel) : s.subscribe(channel);
+}
+
+function unsubscribeOn(s: RedisClient, channel: string): Promise<unknown> {
+  // Always by name: a sharded unsubscribe without channels fails (ioredis#2133).
+  return s instanceof Cluster ? s.sunsubscribe(channel) : s.unsubscribe(channel);
 }
 
 /** Calls `listener` for each message on `channel`; returns the unsubscribe. */
@@ -42,7 +67,7 @@ export function subscribe(channel: string, listener: Listener): () => void {
   if (!set) {
     set = new Set();
     listeners.set(channel, set);
-    ensureSubscriber().subscribe(channel).catch(() => {});
+    subscribeOn(ensureSubscriber(), channel).catch(() => {});
   }
   clearTimeout(idle.get(channel));
   idle.delete(channel);
@@ -54,7 +79,7 @@ export function subscribe(channel: string, listener: Listener): () => void {
         idle.delete(channel);
         if (listeners.get(channel)?.size === 0) {
           listeners.delete(channel);
-          subscriber?.unsubscribe(channel).catch(() => {});
+          if (subscriber) unsubscribeOn(subscriber, channel).catch(() => {});
         }
       }, IDLE_UNSUBSCRIBE_MS);
       timer.unref();
@@ -72,9 +97,25 @@ export function subscribeForever(channel: string, listener: Listener, onHealth: 
   let set = listeners.get(channel);
   if (!set) listeners.set(channel, (set = new Set()));
   set.add(listener);
-  const confirm = () => s.subscribe(channel).then(() => onHealth(true), () => onHealth(false));
-  healthWatchers.add((healthy) => (healthy ? void confirm() : onHealth(false)));
-  void confirm();
+  // Only the latest answer counts: a confirmation still pending from before a drop says nothing
+  // about the messages sent since.
+  let generation = 0;
+  const confirm = () => {
+    const mine = ++generation;
+    subscribeOn(s, channel).then(
+      () => mine === generation && onHealth(true),
+      () => mine === generation && onHealth(false),
+    );
+  };
+  healthWatchers.add((healthy) => {
+    if (healthy) return confirm();
+    generation++;
+    onHealth(false);
+    // On a cluster a node may leave without the subscribers changing (a replica): ask again rather
+    // than wait for a 'subscribersReady' that may not come. (The request waits out a failover.)
+    if (s instanceof Cluster) confirm();
+  });
+  confirm();
 }
 
 /** How often a waiter re-reads PostgreSQL when no message arrives. */

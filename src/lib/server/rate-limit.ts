@@ -1,5 +1,6 @@
 // Rate limits live in Redis (several web processes share them); if Redis is unreachable a
-// per-process limiter stands in rather than letting everything through or failing requests.
+// per-process limiter stands in rather than letting everything through or failing requests. On a
+// Redis Cluster nothing changes: each call touches one key, so callers spread over the shards.
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from './errors.ts';
 import { env } from './env.ts';

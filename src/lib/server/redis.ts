@@ -1,23 +1,72 @@
-// Redis connections. Producers fail fast and never queue commands while disconnected (an append
-// must not wait on Redis: PostgreSQL is the source of truth and the sweep repairs lost wake-ups);
-// workers block forever as BullMQ requires (`maxRetriesPerRequest: null`).
-import { Redis, type RedisOptions } from 'ioredis';
+// Redis connections, to one server or a Redis Cluster (REDIS_URL, REDIS_CLUSTER; redis-url.ts).
+// Producers fail fast and never queue commands while disconnected (an append must not wait on
+// Redis: PostgreSQL is the source of truth and the sweep repairs lost wake-ups); workers and
+// subscribers wait out an outage or a failover, as BullMQ requires (`maxRetriesPerRequest: null`).
+// Findings behind the cluster options: docs/scaling-redis-cluster.md.
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { env, requireEnv } from './env.ts';
+import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
 
-export function createRedis(kind: 'producer' | 'worker' | 'subscriber', overrides: RedisOptions = {}): Redis {
-  const options: RedisOptions =
-    kind === 'producer'
-      ? { maxRetriesPerRequest: 1, connectTimeout: 2_000, commandTimeout: 2_000, enableOfflineQueue: false }
-      : { maxRetriesPerRequest: null };
-  const redis = new Redis(requireEnv('REDIS_URL'), { ...options, ...overrides });
-  // Errors surface on the commands that fail; an unhandled 'error' event would crash the process.
-  redis.on('error', () => {});
-  return redis;
+export type RedisKind = 'producer' | 'worker' | 'subscriber';
+export type RedisClient = Redis | Cluster;
+
+const NODE_OPTIONS: Record<RedisKind, RedisOptions> = {
+  producer: { maxRetriesPerRequest: 1, connectTimeout: 2_000, commandTimeout: 2_000, enableOfflineQueue: false },
+  worker: { maxRetriesPerRequest: null },
+  subscriber: { maxRetriesPerRequest: null },
+};
+
+// retryDelayOnFailover × maxRedirections must exceed cluster-node-timeout (plus the election) for a
+// command to outlive a failover: 500 ms × 64 covers managed Redis' 15 s default. Producers give up
+// after about a second instead; the sweep re-enqueues what they could not.
+const OUTLIVE_FAILOVER: ClusterOptions = { retryDelayOnFailover: 500, retryDelayOnClusterDown: 500, retryDelayOnMoved: 100, maxRedirections: 64 };
+const CLUSTER_OPTIONS: Record<RedisKind, ClusterOptions> = {
+  // Cluster-level: commands are refused (not queued) while the cluster is not ready.
+  producer: { enableOfflineQueue: false },
+  worker: OUTLIVE_FAILOVER,
+  // One subscriber connection per master, for SSUBSCRIBE (notify.ts).
+  subscriber: { ...OUTLIVE_FAILOVER, shardedSubscribers: true },
+};
+
+let parsed: { url: string; cluster: boolean; target: RedisTarget } | undefined;
+
+/** What REDIS_URL names (one server or a cluster's seeds), parsed once per value. */
+export function redisTarget(): RedisTarget {
+  const url = requireEnv('REDIS_URL');
+  const cluster = env().REDIS_CLUSTER ?? false;
+  if (parsed?.url !== url || parsed.cluster !== cluster) parsed = { url, cluster, target: parseRedisUrl(url, { cluster }) };
+  return parsed.target;
 }
 
-let producer: Redis | undefined;
+export function isRedisCluster(): boolean {
+  return redisTarget().mode === 'cluster';
+}
 
-export function redis(): Redis {
+export function createRedis(kind: RedisKind, overrides: RedisOptions = {}): RedisClient {
+  const t = redisTarget();
+  const client: RedisClient =
+    t.mode === 'single'
+      ? new Redis(t.url, { ...NODE_OPTIONS[kind], ...overrides })
+      : new Cluster(t.nodes, {
+          ...CLUSTER_OPTIONS[kind],
+          // TLS to nodes announced by hostname (ElastiCache, MemoryDB): keep the name for the certificate.
+          ...(t.options.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+          redisOptions: {
+            ...NODE_OPTIONS[kind],
+            ...(t.options.username ? { username: t.options.username } : {}),
+            ...(t.options.password ? { password: t.options.password } : {}),
+            ...(t.options.tls ? { tls: {} } : {}),
+            ...overrides,
+          },
+        });
+  // Errors surface on the commands that fail; an unhandled 'error' event would crash the process.
+  client.on('error', () => {});
+  return client;
+}
+
+let producer: RedisClient | undefined;
+
+export function redis(): RedisClient {
   if (!producer) {
     const created = createRedis('producer');
     created.once('ready', () => connectedOnce.add(created));
@@ -29,7 +78,8 @@ export function redis(): Redis {
 /**
  * Whether the producer connection can take a command. While the process's first connection is
  * being made this waits for it (bounded by the connect timeout); later, a connection that is down
- * answers false at once and reconnects by itself.
+ * answers false at once and reconnects by itself. (A cluster stays ready while one shard fails
+ * over: commands to that shard fail within about a second, and the sweep repairs what they missed.)
  */
 export async function redisReady(): Promise<boolean> {
   const r = redis();
@@ -47,7 +97,7 @@ export async function redisReady(): Promise<boolean> {
   });
 }
 
-const connectedOnce = new WeakSet<Redis>();
+const connectedOnce = new WeakSet<RedisClient>();
 
 /** Key prefix for everything Pipet keeps in Redis besides queues (rate limits, pub/sub channels). */
 export function redisKey(...parts: string[]): string {

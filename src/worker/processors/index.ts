@@ -24,11 +24,15 @@ export const handlers = {
 /** How long a job over its team's share waits before it asks again (jittered). */
 const STEP_BACK_MS = 200;
 
-/** The BullMQ processor of a queue: a payload that fails its schema fails for good, never retried. */
-export function processorFor<Q extends QueueName>(name: Q): Processor {
+/**
+ * The BullMQ processor of a queue: a payload that fails its schema fails for good, never retried.
+ * One processor serves every shard of the queue this process consumes, so the team shares count
+ * over all of them; `slots` is their workers' concurrency together.
+ */
+export function processorFor<Q extends QueueName>(name: Q, slots?: number): Processor {
   const handler = handlers[name] as Handler<Q>;
   const { perTeam, concurrency } = handler.slots(env());
-  const shares = perTeam ? new TeamSlots(perTeam, concurrency) : null;
+  const shares = perTeam ? new TeamSlots(perTeam, slots ?? concurrency) : null;
   return async (job, token) => {
     const parsed = QUEUES[name].payload.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`Malformed ${name} job: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);

@@ -1,7 +1,7 @@
 // Effects become jobs on their kind's queue (webhooks, emails and Slack messages on `deliver`,
 // timers on `timers`), delayed until their attempt is due. Rows come first (the fold's
 // transaction); jobs are best effort and the sweep re-creates any lost.
-import { enqueue, queue } from '../queue/enqueue.ts';
+import { enqueue, queueFor } from '../queue/enqueue.ts';
 import type { EffectKind } from '../../schemas/vocabulary.ts';
 import { specOf } from './kinds/index.ts';
 
@@ -37,7 +37,7 @@ export async function reEnqueueEffect(effect: EnqueueableEffect): Promise<boolea
   const name = specOf(effect.kind).queue;
   if (name === 'none') return true;
   try {
-    const existing = await queue(name).getJob(effectJobId(effect));
+    const existing = await queueFor(name, { effectId: effect.id, teamId: effect.teamId }).getJob(effectJobId(effect));
     if (existing && (await existing.isFailed())) await existing.remove();
   } catch {
     return false;

@@ -6,21 +6,47 @@ import { env } from '../env.ts';
 import { redis, redisReady } from '../redis.ts';
 import { coalescer } from '../coalesce.ts';
 import { QUEUES, type JobPayload, type QueueName } from './catalog.ts';
+import { shardOf, shardTags } from './shards.ts';
 
-const queues = new Map<QueueName, Queue>();
+const queues = new Map<string, Queue>();
+let tags: { key: string; tags: string[] } | undefined;
 
-export function queuePrefix(): string {
-  return `{${env().QUEUE_PREFIX}}`;
+/** How many shard queues each queue has (QUEUE_SHARDS). */
+export function queueShards(): number {
+  return env().QUEUE_SHARDS;
 }
 
-export function queue(name: QueueName): Queue {
-  let q = queues.get(name);
+/** The BullMQ prefix of a shard: its hash tag in braces, so all of the shard queue's keys share one slot. */
+export function queuePrefix(shard = 0): string {
+  const { QUEUE_PREFIX, QUEUE_SHARDS } = env();
+  const key = `${QUEUE_PREFIX}:${QUEUE_SHARDS}`;
+  if (tags?.key !== key) tags = { key, tags: shardTags(QUEUE_PREFIX, QUEUE_SHARDS) };
+  const tag = tags.tags[shard];
+  if (tag === undefined) throw new RangeError(`No queue shard ${shard}: QUEUE_SHARDS is ${QUEUE_SHARDS}.`);
+  return `{${tag}}`;
+}
+
+/** One shard queue (shard 0 is the only one on a single Redis by default). */
+export function queue(name: QueueName, shard = 0): Queue {
+  const prefix = queuePrefix(shard);
+  const key = `${prefix}:${name}`;
+  let q = queues.get(key);
   if (!q) {
-    q = new Queue(name, { connection: redis(), prefix: queuePrefix(), defaultJobOptions: QUEUES[name].options });
+    q = new Queue(name, { connection: redis(), prefix, defaultJobOptions: QUEUES[name].options });
     q.on('error', () => {});
-    queues.set(name, q);
+    queues.set(key, q);
   }
   return q;
+}
+
+/** The shard a job goes to: the same stream's folds, or the same team's effects, always to one. */
+export function shardFor<Q extends QueueName>(name: Q, payload: JobPayload<Q>): number {
+  return shardOf((QUEUES[name].shardKey as (job: JobPayload<Q>) => string)(payload), queueShards());
+}
+
+/** The shard queue a job belongs on. */
+export function queueFor<Q extends QueueName>(name: Q, payload: JobPayload<Q>): Queue {
+  return queue(name, shardFor(name, payload));
 }
 
 export type FoldTarget = { streamId: string; teamId: string };
@@ -28,12 +54,13 @@ export type FoldTarget = { streamId: string; teamId: string };
 /**
  * Wakes the fold worker for a stream. Appends collapse into one waiting job per stream through a
  * deduplication key; the fold processor releases that key as soon as it starts, so an append that
- * lands during a running fold queues one more fold instead of being missed.
+ * lands during a running fold queues one more fold instead of being missed. The key lives in the
+ * stream's shard queue, which is always the same one.
  */
 export async function wakeFold({ streamId, teamId }: FoldTarget): Promise<boolean> {
   if (!(await redisReady())) return false;
   try {
-    await queue('fold').add('fold', { streamId, teamId }, { deduplication: { id: `fold:${streamId}` } });
+    await queueFor('fold', { streamId, teamId }).add('fold', { streamId, teamId }, { deduplication: { id: `fold:${streamId}` } });
     return true;
   } catch {
     return false;
@@ -47,11 +74,11 @@ export function requestFold({ streamId, teamId }: FoldTarget): void {
   foldWakes.add(streamId, teamId);
 }
 
-/** Adds a job with a deterministic id, so the same work enqueued twice runs once. */
+/** Adds a job with a deterministic id to its shard queue, so the same work enqueued twice runs once. */
 export async function enqueue<Q extends QueueName>(name: Q, jobId: string, payload: JobPayload<Q>, delayMs = 0): Promise<boolean> {
   if (!(await redisReady())) return false;
   try {
-    await queue(name).add(name, payload, { jobId, delay: delayMs > 0 ? delayMs : undefined });
+    await queueFor(name, payload).add(name, payload, { jobId, delay: delayMs > 0 ? delayMs : undefined });
     return true;
   } catch {
     return false;
