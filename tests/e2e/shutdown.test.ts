@@ -50,9 +50,10 @@ function appendInTwoParts(url: string, key: string, body: object) {
     });
     req.on('error', reject);
   });
+  const connected = new Promise<void>((resolve) => req.on('socket', (socket) => (socket.connecting ? socket.once('connect', () => resolve()) : resolve())));
   req.flushHeaders();
   req.write(text.slice(0, cut));
-  return { answer, finish: () => req.end(text.slice(cut)) };
+  return { answer, connected, finish: () => req.end(text.slice(cut)) };
 }
 
 describe.each([1, 2])('SIGTERM on `pipet web` with WEB_PROCESSES=%i', (processes) => {
@@ -120,9 +121,12 @@ describe('the bound', () => {
     const team = await makeTeam(db());
     const key = await team.key(['ingest', 'read']);
     const web = await startCliWeb(1, { SHUTDOWN_TIMEOUT_MS: String(bound) });
+    // Warm the route up first: on a loaded machine its first request can take longer than any fixed wait.
+    await fetch(`${web.url}/s/${team.slug}/stuck/0`, { headers: bearer(key) }).then((r) => r.text());
     const append = appendInTwoParts(`${web.url}/s/${team.slug}/stuck`, key, { never: 'finished' });
     const outcome = append.answer.then((a) => `answered ${a.status}`, (e: Error) => `cut (${e.message})`);
-    await new Promise((r) => setTimeout(r, 300));
+    await append.connected;
+    await new Promise((r) => setTimeout(r, 500));
     const sigterm = Date.now();
     web.child.kill('SIGTERM');
     // Exit comes at the bound, plus however long a loaded machine takes to deliver the signal and exit.
