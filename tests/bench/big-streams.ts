@@ -13,6 +13,8 @@ import { Client, percentile, sleep } from './client.ts';
 export const FOOS = "(n, e) => e.type === 'foo' ? n + 1 : n";
 
 export type BigStreamFigures = {
+  /** CPU per event of the catch-up: the worker (its sandbox threads included) and PostgreSQL, µs. */
+  catchupCpuUs: { worker: number; postgres: number };
   insertS: Record<number, number>;
   catchupEventsPerS: number;
   catchupS: number;
@@ -55,7 +57,7 @@ async function appendWithoutWake(db: Db, streamId: string): Promise<void> {
     INSERT INTO "Event" ("streamId", "index", body, "receivedAt") SELECT ${streamId}::uuid, b.length - 1, '{"type":"foo"}'::jsonb, b.at FROM bumped b`;
 }
 
-export async function benchBigStreams({ db, teamId, client, teamSlug, sizes = [1_000, 1_000_000], runs = 30, log }: { db: Db; teamId: string; client: Client; teamSlug: string; sizes?: number[]; runs?: number; log: (s: string) => void }): Promise<BigStreamFigures> {
+export async function benchBigStreams({ db, teamId, client, teamSlug, sizes = [1_000, 1_000_000], runs = 30, log, cpuNow }: { db: Db; teamId: string; client: Client; teamSlug: string; sizes?: number[]; runs?: number; log: (s: string) => void; /** CPU used so far by the worker and PostgreSQL, ms. */ cpuNow: () => { worker: number; postgres: number } }): Promise<BigStreamFigures> {
   const { upsertReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
   const { foldStream } = await import('../../src/lib/server/reducers/fold-stream.ts');
   const { readReducerState } = await import('../../src/lib/server/reducers/read-state.ts');
@@ -73,9 +75,12 @@ export async function benchBigStreams({ db, teamId, client, teamSlug, sizes = [1
 
   // Catch-up on the biggest stream, through the running worker, end to end.
   let t0 = performance.now();
+  const cpuAt = cpuNow();
   await upsertReducer({ streamId: streams[big].id, name: 'foos', code: FOOS, initialState: 0, db });
   await caughtUp(client, streams[big].statePath, big - 1);
   const catchupS = (performance.now() - t0) / 1000;
+  const cpuAfter = cpuNow();
+  const catchupCpuUs = { worker: ((cpuAfter.worker - cpuAt.worker) * 1000) / big, postgres: ((cpuAfter.postgres - cpuAt.postgres) * 1000) / big };
   for (const size of sizes.filter((s) => s !== big)) {
     await upsertReducer({ streamId: streams[size].id, name: 'foos', code: FOOS, initialState: 0, db });
     await caughtUp(client, streams[size].statePath, size - 1);
@@ -131,6 +136,7 @@ export async function benchBigStreams({ db, teamId, client, teamSlug, sizes = [1
     insertS,
     catchupEventsPerS: big / catchupS,
     catchupS,
+    catchupCpuUs,
     foldMs: med(fold),
     foldSamples: Object.fromEntries(sizes.map((s) => [s, fold[s].length])),
     discarded,

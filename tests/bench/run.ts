@@ -6,7 +6,7 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Client, percentile, sleep, summary } from './client.ts';
-import { benchResources, buildPipet, startFloor, startPipet, type Pipet, type Proc } from './stack.ts';
+import { benchResources, buildPipet, postgresCpuMs, startFloor, startPipet, type Pipet, type Proc } from './stack.ts';
 import { loadTool, postLoad, type LoadResult } from './http-load.ts';
 import { ackLatency, openLoopPostToState, postToState, postToWebhook, settle, webhookReceiver, webhookReducer } from './latency.ts';
 import { benchNats, type NatsFigures } from './nats.ts';
@@ -128,16 +128,17 @@ try {
     await postLoad({ url: `${pipet.url}${path('clicks')}`, body, authorization, connections: 16, seconds: 3 });
     cpu = cpuBusy();
     // CPU each process spends per POST: steadier than rates on a shared machine.
-    const cpuAt = { web: pipet.web.cpuMs(), worker: pipet.worker.cpuMs() };
+    const cpuAt = { web: pipet.web.cpuMs(), worker: pipet.worker.cpuMs(), postgres: postgresCpuMs() };
     const single = await postLoad({ url: `${pipet.url}${path('clicks')}`, body, authorization, connections: 16, seconds: SECONDS });
-    const cpuPer = { web: (pipet.web.cpuMs() - cpuAt.web) / single.requests, worker: (pipet.worker.cpuMs() - cpuAt.worker) / single.requests, floor: floorCpu / floorLoad.requests };
+    const cpuPer = { web: (pipet.web.cpuMs() - cpuAt.web) / single.requests, worker: (pipet.worker.cpuMs() - cpuAt.worker) / single.requests, postgres: (postgresCpuMs() - cpuAt.postgres) / single.requests, floor: floorCpu / floorLoad.requests };
     busy.single = cpu();
     await sleep(1_000);
     const plain = await postLoad({ url: `${pipet.url}${path('plain')}`, body, authorization, connections: 16, seconds: SECONDS });
     const loadCell = (l: LoadResult) => `${fmt(l.requestsPerS)}/s (p50 ${fmt(l.p50Ms, 1)} ms, p99 ${fmt(l.p99Ms, 1)} ms${l.errors ? `, ${fmt(l.errors)} errors` : ''})`;
     row('single-event POSTs/s, keep-alive, 16 connections (stream with a counter reducer)', loadCell(single), `floor ${loadCell(floorLoad)}; Pipet/floor ${fmt(single.requestsPerS / floorLoad.requestsPerS, 2)}`);
     row('… the same on a stream without reducers', loadCell(plain), '');
-    row('CPU per POST under that load: web / worker, ms', `${fmt(cpuPer.web, 2)} / ${fmt(cpuPer.worker, 2)}`, `floor ${fmt(cpuPer.floor, 2)} (PostgreSQL's own CPU not counted)`);
+    row('CPU per POST under that load: web / worker / PostgreSQL, ms', `${fmt(cpuPer.web, 2)} / ${fmt(cpuPer.worker, 2)} / ${fmt(cpuPer.postgres, 2)}`, `floor ${fmt(cpuPer.floor, 2)} (its own process)`);
+    figures.postgres_cpu_ms_per_post = round(cpuPer.postgres, 3);
     figures.web_cpu_ms_per_post = round(cpuPer.web, 3);
     figures.worker_cpu_ms_per_post = round(cpuPer.worker, 3);
     figures.floor_cpu_ms_per_post = round(cpuPer.floor, 3);
@@ -176,8 +177,15 @@ try {
     log(`POST → state visible, open loop at ${RATE}/s for ${SECONDS} s`);
     await sleep(1_000);
     const cpu = cpuBusy();
+    // Who used the two cores: the harness (the load generator, this process), web, worker, PostgreSQL.
+    const share = () => ({ harness: process.cpuUsage(), web: pipet!.web.cpuMs(), worker: pipet!.worker.cpuMs(), postgres: postgresCpuMs(), at: performance.now() });
+    const before = share();
     const open = await openLoopPostToState({ base: pipet.url, headers: { authorization }, path: path('open'), statePath: `${path('open')}/state/count`, rate: RATE, seconds: SECONDS });
     busy.open = cpu();
+    const after = share();
+    const wallMs = after.at - before.at;
+    const harnessCpu = process.cpuUsage(before.harness);
+    const cores = { harness: (harnessCpu.user + harnessCpu.system) / 1000 / wallMs, web: (after.web - before.web) / wallMs, worker: (after.worker - before.worker) / wallMs, postgres: (after.postgres - before.postgres) / wallMs };
     const o = summary(open.total);
     const oa = summary(open.ack);
     row(
@@ -185,6 +193,8 @@ try {
       `${fmt(o.p50, 1)} / ${fmt(o.p99, 1)} (of which POST 201: ${fmt(oa.p50, 1)} / ${fmt(oa.p99, 1)})`,
       `${fmt(open.ok)} of ${fmt(open.sent)} ok${open.incomplete ? `, ${fmt(open.incomplete)} cut off unanswered 20 s after the last send (counted at their wait so far)` : ''}${open.errors ? `, ${fmt(open.errors)} errors (${open.firstError})` : ''}; sender lag max ${fmt(open.maxSendLagMs, 1)} ms; CPU ${fmt(busy.open * 100)}% busy`,
     );
+    row(`… cores in use during it: load generator / web / worker / PostgreSQL`, `${fmt(cores.harness, 2)} / ${fmt(cores.web, 2)} / ${fmt(cores.worker, 2)} / ${fmt(cores.postgres, 2)}`, '(Redis not counted)');
+    for (const [who, n] of Object.entries(cores)) figures[`cores_1k_${who}`] = round(n, 2);
     figures.post_to_state_1k_p50_ms = round(o.p50, 2);
     figures.post_to_state_1k_p99_ms = round(o.p99, 2);
     figures.post_to_state_1k_ack_p50_ms = round(oa.p50, 2);
@@ -209,8 +219,15 @@ try {
     log(`batches of 100 events: 8 connections, ${SECONDS} s`);
     const body = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ type: 'click', user: `u_${i}`, path: '/pricing' })));
     await postLoad({ url: `${pipet.url}${path('batch')}/batch`, body, authorization, connections: 8, seconds: 2 });
+    const cpuAt = { web: pipet.web.cpuMs(), worker: pipet.worker.cpuMs(), postgres: postgresCpuMs() };
     const b = await postLoad({ url: `${pipet.url}${path('batch')}/batch`, body, authorization, connections: 8, seconds: SECONDS });
+    const events = b.requests * 100;
+    const usPerEvent = { web: ((pipet.web.cpuMs() - cpuAt.web) * 1000) / events, worker: ((pipet.worker.cpuMs() - cpuAt.worker) * 1000) / events, postgres: ((postgresCpuMs() - cpuAt.postgres) * 1000) / events };
     row('batches of 100 events (POST /batch), 8 connections', `${fmt(b.requestsPerS * 100)} events/s (${fmt(b.requestsPerS)} batches/s, p50 ${fmt(b.p50Ms, 1)} ms)`, b.errors ? `${fmt(b.errors)} errors` : '');
+    row('CPU per batched event: web / worker / PostgreSQL, µs', `${fmt(usPerEvent.web, 1)} / ${fmt(usPerEvent.worker, 1)} / ${fmt(usPerEvent.postgres, 1)}`, '');
+    figures.batch_web_cpu_us_per_event = round(usPerEvent.web, 2);
+    figures.batch_worker_cpu_us_per_event = round(usPerEvent.worker, 2);
+    figures.batch_postgres_cpu_us_per_event = round(usPerEvent.postgres, 2);
     figures.batch_events_per_s = round(b.requestsPerS * 100, 0);
     figures.batch_errors = b.errors;
   }
@@ -218,7 +235,8 @@ try {
   if (runs('big')) {
     log('10³- and 10⁶-event streams: load, catch up a new reducer, fold one more event');
     const { db } = await import('../../src/lib/server/db/client.ts');
-    const big: BigStreamFigures = await benchBigStreams({ db: db(), teamId: fx.teamId, teamSlug: fx.teamSlug, client, log });
+    const cpuNow = () => ({ worker: pipet!.worker.cpuMs(), postgres: postgresCpuMs() });
+    const big: BigStreamFigures = await benchBigStreams({ db: db(), teamId: fx.teamId, teamSlug: fx.teamSlug, client, log, cpuNow });
     const sandboxRef = figures.fold_events_per_s ? `sandbox alone ${fmt(figures.fold_events_per_s)} events/s` : '';
     row(`a new reducer catching up on 1,000,000 events (read, fold, commit)`, `${fmt(big.catchupEventsPerS)} events/s (${fmt(big.catchupS, 1)} s)`, sandboxRef);
     const ratio = big.foldMs[1_000_000] / big.foldMs[1_000];
@@ -229,6 +247,9 @@ try {
     figures.at_ms_1e6 = round(big.atMs[1_000_000], 3);
     figures.at_cost_ratio_1e6_vs_1e3 = round(big.atMs[1_000_000] / big.atMs[1_000], 3);
     figures.catchup_events_per_s = round(big.catchupEventsPerS, 0);
+    row('CPU per event caught up: worker (main + sandbox threads) / PostgreSQL, µs', `${fmt(big.catchupCpuUs.worker, 1)} / ${fmt(big.catchupCpuUs.postgres, 1)}`, '');
+    figures.catchup_worker_cpu_us_per_event = round(big.catchupCpuUs.worker, 2);
+    figures.catchup_postgres_cpu_us_per_event = round(big.catchupCpuUs.postgres, 2);
     figures.fold_cost_ms_1e3 = round(big.foldMs[1_000], 3);
     figures.fold_cost_ms_1e6 = round(big.foldMs[1_000_000], 3);
     figures.fold_cost_ratio_1e6_vs_1e3 = round(ratio, 3);

@@ -70,6 +70,16 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/**
+ * CPU time all of PostgreSQL's processes (the server's user, `postgres`) have used so far, ms: a
+ * backend's CPU per statement is what sizes a primary. Backends that exit between two readings take
+ * theirs with them, so read it around a load whose connections stay open (pools do).
+ */
+export function postgresCpuMs(): number {
+  const pids = spawnSync('pgrep', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  return pids.reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
+}
+
 async function waitFor(proc: Proc, ready: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
