@@ -263,4 +263,23 @@ describe('the web app in a browser', () => {
       await context.close();
     }
   });
+
+  // Last: it revokes the key the tests above write with.
+  it('revoking a key asks first: Cancel keeps it working, confirming refuses it at once', { timeout: 60_000 }, async () => {
+    await page.goto(`${web.url}/${team}`, { waitUntil: 'networkidle' });
+    const row = page.getByRole('listitem').filter({ hasText: 'browser test' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    const dialog = page.getByRole('alertdialog');
+    await dialog.getByText('Revoke key browser test?').waitFor();
+    await page.screenshot({ path: `${SHOTS}/pipet-revoke-key.png` });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect((await append({ type: 'still allowed' })).status).toBe(201);
+
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await dialog.getByRole('button', { name: 'Revoke key' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await row.waitFor({ state: 'detached' });
+    expect((await append({ type: 'refused' })).status).toBe(401);
+  });
 });

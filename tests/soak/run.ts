@@ -25,6 +25,18 @@ Object.assign(process.env, { DATABASE_URL: resources.databaseUrl, REDIS_URL: res
 
 let pipet: Pipet | undefined;
 let receiver: http.Server | undefined;
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  await pipet?.stop();
+  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+  const { closeAll } = await import('../../src/lib/server/shutdown.ts');
+  await closeAll();
+  await resources.cleanup();
+}
+// Ctrl-C stops Pipet and removes the run's database, Redis keys and build folder.
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 const failures: string[] = [];
 const check = (ok: boolean, what: string) => {
   if (!ok) failures.push(what);
@@ -53,6 +65,9 @@ try {
   const { makeTeam } = await import('../helpers/context.ts');
   const { upsertReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
   const team = await makeTeam(db());
+  // One email per 50 events is more than the default daily quota (EMAIL_QUOTA_PER_DAY) over a long
+  // soak: raise this team's, as an operator would (`pipet admin set-limits --email-quota`).
+  await db().team.update({ where: { id: team.id }, data: { emailQuotaPerDay: Math.ceil((rate * minutes * 60) / 50) * 2 + 100 } });
   const key = await team.key(['ingest', 'read']);
   const slugs = Array.from({ length: streamCount }, (_, i) => `soak-${i}`);
   const streamIds: Record<string, string> = {};
@@ -143,11 +158,7 @@ try {
   failures.push(String(error));
   console.error(error);
 } finally {
-  await pipet?.stop();
-  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
-  const { closeAll } = await import('../../src/lib/server/shutdown.ts');
-  await closeAll();
-  await resources.cleanup();
+  await cleanup();
 }
 if (failures.length) {
   console.log(`\nsoak FAILED: ${failures.length} check(s)\n- ${failures.join('\n- ')}`);
