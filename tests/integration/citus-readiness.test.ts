@@ -3,7 +3,8 @@
 // Citus itself is not installable here. A new table without a decision in TABLES fails.
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import pg from 'pg';
-import { TABLES } from '../helpers/single-shard.ts';
+import { TABLES, distributionViolations } from '../helpers/single-shard.ts';
+import { splitSqlScript } from '../../src/lib/server/db/split-sql.ts';
 import { databaseUrl } from '../helpers/services.ts';
 
 type Key = { table: string; name: string; columns: string[] };
@@ -97,11 +98,25 @@ describe('the schema, laid out for Citus', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('has the functions the hot path calls: the stream id (immutable) and the append', async () => {
-    const { rows } = await client.query<{ name: string; volatility: string }>(`SELECT proname AS name, provolatile::text AS volatility FROM pg_proc WHERE proname IN ('pipet_stream_id', 'pipet_append_events') ORDER BY 1`);
+  it('has the functions the hot path calls: the stream id (immutable), the append and the fold commit', async () => {
+    const { rows } = await client.query<{ name: string; volatility: string }>(`SELECT proname AS name, provolatile::text AS volatility FROM pg_proc WHERE proname LIKE 'pipet\\_%' ORDER BY 1`);
     expect(rows).toEqual([
       { name: 'pipet_append_events', volatility: 'v' },
+      { name: 'pipet_commit_fold', volatility: 'v' },
       { name: 'pipet_stream_id', volatility: 'i' },
     ]);
+  });
+
+  it('keeps every statement inside the delegated functions on the shard of their first argument, the stream', async () => {
+    const { rows } = await client.query<{ name: string; body: string; first: string }>(
+      `SELECT proname AS name, prosrc AS body, proargnames[1] AS first FROM pg_proc WHERE proname IN ('pipet_append_events', 'pipet_commit_fold')`,
+    );
+    expect(rows.map((r) => r.first)).toEqual(['stream_id', 'stream_id']);
+    for (const { name, body } of rows) {
+      // The body's statements, with the distribution argument read as the bound value it is.
+      const statements = splitSqlScript(body.replace(/\bstream_id\b/g, '$1')).filter((s) => /"(Stream|Event|Effect|ReducerState|ReducerSnapshot)"/.test(s));
+      expect(statements.length, name).toBeGreaterThan(0);
+      for (const sql of statements) expect(distributionViolations(sql), `${name}: ${sql}`).toEqual([]);
+    }
   });
 });

@@ -194,3 +194,62 @@ BEGIN
   RETURN jsonb_build_object('length', new_length, 'at', at, 'teamId', team_id);
 END
 $$;
+
+-- A fold's commit, one call: the new state and cursor (or the error the batch stopped on) guarded by
+-- the old cursor, then, only if that guard matched, the pending timers this batch's keyed timers and
+-- cancel()s replace, the batch's effects, and a snapshot at a boundary (reducers/fold-stream.ts).
+-- A function for the same reason as the append: one round trip, delegated whole to the stream's
+-- node on Citus. The replaced timers are cancelled before the batch's effects are inserted, so only
+-- earlier batches' timers are touched. Returns whether the guard matched (false: another worker
+-- got there first, and nothing was written).
+CREATE OR REPLACE FUNCTION pipet_commit_fold(
+  stream_id uuid, reducer_id uuid, replay boolean, new_state jsonb, new_cursor int, fold_version int, old_cursor int,
+  error_message text, error_stack text, error_index int, team_id uuid,
+  effect_ids text[], effect_indexes int[], effect_ordinals int[], effect_kinds text[], effect_payloads text[],
+  effect_statuses text[], effect_due timestamptz[], effect_keys text[], replaced_keys text[], snapshot_at int
+) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+  updated int;
+BEGIN
+  IF replay THEN
+    UPDATE "ReducerState" SET "replayState" = new_state, "replayCursor" = new_cursor,
+      status = CASE WHEN error_message IS NULL THEN status ELSE 'errored'::"ReducerStatus" END,
+      "errorMessage" = COALESCE(error_message, "errorMessage"),
+      "errorStack" = CASE WHEN error_message IS NULL THEN "errorStack" ELSE error_stack END,
+      "errorIndex" = CASE WHEN error_message IS NULL THEN "errorIndex" ELSE error_index END,
+      "erroredAt" = CASE WHEN error_message IS NULL THEN "erroredAt" ELSE now() END,
+      "updatedAt" = now()
+    WHERE "streamId" = stream_id AND "reducerId" = reducer_id AND "replayVersion" = fold_version AND "replayCursor" = old_cursor;
+  ELSE
+    UPDATE "ReducerState" SET state = new_state, cursor = new_cursor,
+      status = CASE WHEN error_message IS NULL THEN status ELSE 'errored'::"ReducerStatus" END,
+      "errorMessage" = COALESCE(error_message, "errorMessage"),
+      "errorStack" = CASE WHEN error_message IS NULL THEN "errorStack" ELSE error_stack END,
+      "errorIndex" = CASE WHEN error_message IS NULL THEN "errorIndex" ELSE error_index END,
+      "erroredAt" = CASE WHEN error_message IS NULL THEN "erroredAt" ELSE now() END,
+      "updatedAt" = now()
+    WHERE "streamId" = stream_id AND "reducerId" = reducer_id AND version = fold_version AND cursor = old_cursor AND "replayVersion" IS NULL;
+  END IF;
+  GET DIAGNOSTICS updated = ROW_COUNT;
+  IF updated = 0 THEN
+    RETURN false;
+  END IF;
+  IF cardinality(replaced_keys) > 0 THEN
+    UPDATE "Effect" SET status = 'cancelled'
+    WHERE "streamId" = stream_id AND "reducerId" = reducer_id AND kind = 'timer' AND status = 'pending' AND key = ANY(replaced_keys);
+  END IF;
+  IF cardinality(effect_ids) > 0 THEN
+    INSERT INTO "Effect" (id, "teamId", "streamId", "reducerId", version, "eventIndex", ordinal, kind, payload, status, "nextAttemptAt", key)
+    SELECT e.id, team_id, stream_id, reducer_id, fold_version, e.idx, e.ord, e.kind::"EffectKind", e.payload::jsonb, e.status::"EffectStatus", e.due, e.key
+    FROM unnest(effect_ids, effect_indexes, effect_ordinals, effect_kinds, effect_payloads, effect_statuses, effect_due, effect_keys) AS e(id, idx, ord, kind, payload, status, due, key)
+    ON CONFLICT ("streamId", id) DO NOTHING;
+  END IF;
+  IF snapshot_at IS NOT NULL THEN
+    INSERT INTO "ReducerSnapshot" ("streamId", "reducerId", version, folded, state)
+    VALUES (stream_id, reducer_id, fold_version, snapshot_at, new_state)
+    ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN true;
+END
+$$;

@@ -129,38 +129,12 @@ type StoredEffect = {
 };
 
 // The new state, cursor, error (if the batch stopped on one), the batch's effects, the pending
-// timers its keyed timers and cancel()s replace, and a snapshot at a boundary, in one statement:
-// nothing but the guarded update happens unless it matched, so a lost race writes nothing.
-const COMMIT_SQL = (track: 'live' | 'replay') => `
-  WITH upd AS (
-    UPDATE "ReducerState" SET
-      ${track === 'live' ? `state = $2::jsonb, cursor = $3` : `"replayState" = $2::jsonb, "replayCursor" = $3`},
-      status = CASE WHEN $6::text IS NULL THEN status ELSE 'errored'::"ReducerStatus" END,
-      "errorMessage" = CASE WHEN $6::text IS NULL THEN "errorMessage" ELSE $6 END,
-      "errorStack" = CASE WHEN $6::text IS NULL THEN "errorStack" ELSE $7 END,
-      "errorIndex" = CASE WHEN $6::text IS NULL THEN "errorIndex" ELSE $8::int END,
-      "erroredAt" = CASE WHEN $6::text IS NULL THEN "erroredAt" ELSE now() END,
-      "updatedAt" = now()
-    WHERE "streamId" = $10::uuid AND "reducerId" = $1::uuid AND ${track === 'live' ? `version = $4 AND cursor = $5 AND "replayVersion" IS NULL` : `"replayVersion" = $4 AND "replayCursor" = $5`}
-    RETURNING 1
-  ), fx AS (
-    INSERT INTO "Effect" (id, "teamId", "streamId", "reducerId", version, "eventIndex", ordinal, kind, payload, status, "nextAttemptAt", key)
-    SELECT e.id, $9::uuid, $10::uuid, $1::uuid, $4, e.idx, e.ord, e.kind::"EffectKind", e.payload::jsonb, e.status::"EffectStatus", e.next, e.key
-    FROM unnest($11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[]) AS e(id, idx, ord, kind, payload, status, next, key)
-    WHERE EXISTS (SELECT 1 FROM upd)
-    ON CONFLICT ("streamId", id) DO NOTHING
-    RETURNING 1
-  ), replaced AS (
-    UPDATE "Effect" SET status = 'cancelled'
-    WHERE "streamId" = $10::uuid AND "reducerId" = $1::uuid AND kind = 'timer' AND status = 'pending' AND key = ANY($19::text[]) AND EXISTS (SELECT 1 FROM upd)
-    RETURNING 1
-  ), snap AS (
-    INSERT INTO "ReducerSnapshot" ("streamId", "reducerId", version, folded, state)
-    SELECT $10::uuid, $1::uuid, $4, $20::int, $2::jsonb WHERE $20::int IS NOT NULL AND EXISTS (SELECT 1 FROM upd)
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-  )
-  SELECT (SELECT count(*) FROM upd)::int AS updated`;
+// timers its keyed timers and cancel()s replace, and a snapshot at a boundary, in one call of
+// `pipet_commit_fold` (migration citus_keys): nothing but the guarded update happens unless it
+// matched, so a lost race writes nothing. One round trip, and on Citus one node: the function is
+// delegated to the stream's shard (docs/scaling-citus.md).
+const COMMIT_SQL = `SELECT pipet_commit_fold($1::uuid, $2::uuid, $3::boolean, $4::jsonb, $5::int, $6::int, $7::int, $8::text, $9::text, $10::int, $11::uuid,
+  $12::text[], $13::int[], $14::int[], $15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::text[], $20::text[], $21::int) AS committed`;
 
 /** Commits one folded batch; the effects to enqueue, or null when another worker got there first. */
 async function commitBatch({ track, stream, result, snapshot }: { track: Track; stream: Stream; result: FoldResult; snapshot: number | null }): Promise<StoredEffect[] | null> {
@@ -190,8 +164,10 @@ async function commitBatch({ track, stream, result, snapshot }: { track: Track; 
   });
   // Keys whose pending timers from earlier batches this batch replaces (history, being suppressed, replaces nothing).
   const replacedKeys = [...new Set(effects.filter((e) => e.key !== null && e.status !== 'suppressed').map((e) => e.key!))];
-  const [row] = await sql<{ updated: number }>(COMMIT_SQL(track.replay ? 'replay' : 'live'), [
+  const [row] = await sql<{ committed: boolean }>(COMMIT_SQL, [
+    stream.id,
     track.reducerId,
+    track.replay,
     result.stateJson,
     track.cursor + result.folded,
     track.version,
@@ -200,7 +176,6 @@ async function commitBatch({ track, stream, result, snapshot }: { track: Track; 
     result.error?.stack ?? null,
     result.error?.index ?? null,
     stream.teamId,
-    stream.id,
     effects.map((e) => e.id),
     effects.map((e) => e.eventIndex),
     effects.map((e) => e.ordinal),
@@ -212,7 +187,7 @@ async function commitBatch({ track, stream, result, snapshot }: { track: Track; 
     replacedKeys,
     snapshot,
   ]);
-  if (row?.updated !== 1) return null;
+  if (row?.committed !== true) return null;
   return effects.filter((e) => e.status === 'pending');
 }
 
