@@ -55,8 +55,6 @@ function columnRefs(o: Occurrence, column: string): string[] {
   return refs;
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\"]/g, (ch) => `\\${ch}`);
-
 /** A value: a parameter (cast or not), or a quoted literal. */
 const VALUE = String.raw`(?:CAST\(\$\d+(?:::\w+)? AS [\w".]+\)|\$\d+(?:::\w+(?:\[\])?)?|'[^']*'(?:::\w+)?)`;
 
@@ -99,5 +97,3 @@ export function distributionViolations(sql: string): string[] {
   }
   return violations;
 }
-
-export { escape as escapeRegExp };
