@@ -47,7 +47,7 @@ export async function runAdmin(args: string[]): Promise<void> {
         if (!team) throw new Error(`No team \`${values.team}\`.`);
         let streamId: string | null = null;
         if (values.stream) {
-          const stream = await ensureStream({ teamId: team.id, slug: values.stream, select: { id: true } });
+          const stream = await ensureStream({ teamId: team.id, teamSlug: team.slug, slug: values.stream, select: { id: true } });
           streamId = stream.id;
         }
         const key = await createApiKey({ teamId: team.id, name: values.name ?? `cli ${new Date().toISOString().slice(0, 10)}`, scopes, streamId });

@@ -12,13 +12,14 @@ import { ROOT, ensureBuilt, webEnv, withServices } from './services.ts';
 async function ensurePlayground(): Promise<void> {
   const { db, closeDb } = await import('../lib/server/db/client.ts');
   const { newSigningSecret } = await import('../lib/server/teams/create-team.ts');
+  const { streamIdFor } = await import('../lib/server/streams/stream-id.ts');
   if ((await db().team.count()) > 0) return closeDb();
   await db().team.create({
     data: {
       slug: 'local',
       name: 'Local playground',
       signingSecret: newSigningSecret(),
-      streams: { create: { slug: 'hello', name: 'hello', publicRead: true, publicWrite: true } },
+      streams: { create: { id: streamIdFor('local', 'hello'), slug: 'hello', name: 'hello', publicRead: true, publicWrite: true } },
     },
   });
   await closeDb(); // this process only supervises from here on

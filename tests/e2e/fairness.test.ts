@@ -5,7 +5,7 @@
 // webhook timeout, so a slow machine slows both sides alike.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { makeTeam, useOwnDatabase, type TeamFixture } from '../helpers/context.ts';
+import { makeTeam, useOwnDatabase, type TeamFixture, makeStream } from '../helpers/context.ts';
 import { startWeb, startWorkerProcess, type Running } from '../helpers/server.ts';
 import { bearer, postJson } from '../helpers/http.ts';
 
@@ -72,14 +72,14 @@ describe('one team cannot slow another', () => {
     // The hostile team: heavy reducers with a backlog on three streams, a builtin bomb, and webhooks into a black hole.
     const heavyStreams = ['heavy-0', 'heavy-1', 'heavy-2'];
     for (const slug of heavyStreams) {
-      const s = await db().stream.create({ data: { teamId: hostile.id, slug, name: slug } });
+      const s = await makeStream(db(), { teamId: hostile.id, slug, name: slug });
       await upsertReducer({ streamId: s.id, name: 'heavy', code: HEAVY, initialState: 0 });
       await postJson(`${web.url}/s/${hostile.slug}/${slug}/batch`, Array.from({ length: 80 }, (_, i) => ({ i })), bearer(hostileKey));
     }
-    const bombStream = await db().stream.create({ data: { teamId: hostile.id, slug: 'bomb', name: 'bomb' } });
+    const bombStream = await makeStream(db(), { teamId: hostile.id, slug: 'bomb', name: 'bomb' });
     await upsertReducer({ streamId: bombStream.id, name: 'bomb', code: BOMB, initialState: 0 });
     await postJson(`${web.url}/s/${hostile.slug}/bomb/batch`, Array.from({ length: 20 }, (_, i) => ({ i })), bearer(hostileKey));
-    const floodStream = await db().stream.create({ data: { teamId: hostile.id, slug: 'flood', name: 'flood' } });
+    const floodStream = await makeStream(db(), { teamId: hostile.id, slug: 'flood', name: 'flood' });
     await upsertReducer({ streamId: floodStream.id, name: 'flood', code: `(s, e) => { request('http://127.0.0.1:${holePort}/hook', { body: e }); return s + 1 }`, initialState: 0 });
     await postJson(`${web.url}/s/${hostile.slug}/flood/batch`, Array.from({ length: 40 }, (_, i) => ({ i })), bearer(hostileKey));
     // Dry runs of heavy code in a loop, through the web's own sandbox pool.
@@ -95,7 +95,7 @@ describe('one team cannot slow another', () => {
     // The victim team, meanwhile: a counter that emails each event (kept in the outbox: no SMTP).
     const victimKey = await victim.key(['ingest', 'read']);
     const victimManage = await victim.key(['manage']);
-    const v = await db().stream.create({ data: { teamId: victim.id, slug: 'orders', name: 'orders' } });
+    const v = await makeStream(db(), { teamId: victim.id, slug: 'orders', name: 'orders' });
     await upsertReducer({ streamId: v.id, name: 'count', code: "(n, e) => { email({ to: 'ops@example.com', subject: 'order ' + n }); return n + 1 }", initialState: 0 });
     await sleep(1_000); // let the hostile load get going
     const stateMs: number[] = [];

@@ -2,7 +2,7 @@
 // PostgreSQL cut off mid-run. Expected every time: appends answer honestly (201 only once stored,
 // else 503), nothing acknowledged is lost, folds and effects catch up once the part is back.
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeTeam, useOwnDatabase } from '../helpers/context.ts';
+import { makeTeam, useOwnDatabase, makeStream } from '../helpers/context.ts';
 import { startWeb, startWorkerProcess, type Running } from '../helpers/server.ts';
 import { bearer, expectError, postJson } from '../helpers/http.ts';
 import { redisOn, tcpProxy } from '../helpers/faults.ts';
@@ -28,7 +28,7 @@ const ms = (xs: number[]) => {
 };
 
 async function streamWithReducers(teamId: string, slug: string) {
-  const stream = await db().stream.create({ data: { teamId, slug, name: slug } });
+  const stream = await makeStream(db(), { teamId, slug, name: slug });
   await upsertReducer({ streamId: stream.id, name: 'count', code: '(n) => n + 1', initialState: 0 });
   await upsertReducer({ streamId: stream.id, name: 'mailer', code: '(n, e, i) => { if (i % 10 === 0) email({ to: "ops@example.com", subject: "event " + i }); return n + 1 }', initialState: 0 });
   return stream;

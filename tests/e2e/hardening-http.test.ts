@@ -7,6 +7,7 @@ import { bearer, expectError, postJson } from '../helpers/http.ts';
 import { createUser } from '../../src/lib/server/auth/create-user.ts';
 import { createSession, SESSION_COOKIE } from '../../src/lib/server/auth/sessions.ts';
 import { TRPC_MAX_BATCH_SIZE } from '../../src/lib/schemas/vocabulary.ts';
+import { streamIdFor } from '../../src/lib/server/streams/stream-id.ts';
 
 const { url: base, db } = useWebServer();
 const PASSWORD = 'correct horse battery';
@@ -95,7 +96,7 @@ describe('public stream routes', () => {
   it("sends a browser only to an http(s) _redirect, even when every origin is allowed", async () => {
     const s = uniqueSlug('anyorigin');
     await postJson(streamUrl(s), 'seed', bearer(rw));
-    await db.stream.update({ where: { teamId_slug: { teamId: team.id, slug: s } }, data: { allowedOrigins: ['*'] } });
+    await db.stream.update({ where: { id: streamIdFor(team.slug, s) }, data: { allowedOrigins: ['*'] } });
     const submit = (redirect: string) =>
       fetch(`${streamUrl(s)}?key=${ingest}`, {
         method: 'POST',

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { makeTeam, useOwnDatabase, type TeamFixture } from '../helpers/context.ts';
 import { startWeb, type Running } from '../helpers/server.ts';
 import { bearer, expectError, postJson } from '../helpers/http.ts';
+import { streamIdFor } from '../../src/lib/server/streams/stream-id.ts';
 
 const own = await useOwnDatabase('live');
 const { db } = await import('../../src/lib/server/db/client.ts');
@@ -44,7 +45,7 @@ describe('open streams', () => {
     const res = await fetch(`${web.url}/s/${team.slug}/revoked/events?from=0`, { headers: bearer(key) });
     expect(res.status).toBe(200);
     // Revoked through the management API (every web process drops the key from its cache first).
-    const row = await db().apiKey.findFirstOrThrow({ where: { teamId: team.id, stream: { slug: 'revoked' } } });
+    const row = await db().apiKey.findFirstOrThrow({ where: { teamId: team.id, streamId: streamIdFor(team.slug, 'revoked') } });
     const manage = await team.key(['manage']);
     expect((await postJson(`${web.url}/api/trpc/apiKey.revoke`, { json: { team: team.slug, id: row.id } }, bearer(manage))).status).toBe(200);
     const { text, ended } = await readToEnd(res, 10_000);

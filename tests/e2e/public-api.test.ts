@@ -1,7 +1,8 @@
 // Every row of DESIGN.md's public API table, over real HTTP against the built server.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeTeam, uniqueSlug, useWebServer, type TeamFixture } from '../helpers/context.ts';
+import { makeTeam, uniqueSlug, useWebServer, type TeamFixture, makeStream } from '../helpers/context.ts';
 import { bearer, expectError, postJson, readSse } from '../helpers/http.ts';
+import { streamIdFor } from '../../src/lib/server/streams/stream-id.ts';
 
 const { url: base, db } = useWebServer();
 let team: TeamFixture;
@@ -138,7 +139,7 @@ describe('POST appends', () => {
 
   it("keeps each sender's Idempotency-Keys apart, and refuses a key reused with another body", async () => {
     const s = uniqueSlug('idem-scope');
-    await db.stream.create({ data: { teamId: team.id, slug: s, name: s, publicWrite: true } });
+    await makeStream(db, { teamId: team.id, slug: s, name: s, publicWrite: true });
     const stranger = await postJson(streamUrl(s), { order: 17, by: 'stranger' }, { 'idempotency-key': 'order-17' });
     expect(stranger.status).toBe(201);
     const owner = await postJson(streamUrl(s), { order: 17, by: 'owner' }, { ...bearer(rw), 'idempotency-key': 'order-17' });
@@ -156,7 +157,7 @@ describe('HTML forms from customers\' sites', () => {
   beforeAll(async () => {
     s = uniqueSlug('signup-form');
     formKey = await team.key(['ingest'], s);
-    await db.stream.update({ where: { teamId_slug: { teamId: team.id, slug: s } }, data: { allowedOrigins: ['https://customer.example'] } });
+    await db.stream.update({ where: { id: streamIdFor(team.slug, s) }, data: { allowedOrigins: ['https://customer.example'] } });
   });
 
   const submit = (body: string, origin = 'https://customer.example') =>
@@ -294,7 +295,7 @@ describe('CORS', () => {
   beforeAll(async () => {
     s = uniqueSlug('cors');
     await postJson(streamUrl(s), 'x', bearer(rw));
-    await db.stream.update({ where: { teamId_slug: { teamId: team.id, slug: s } }, data: { allowedOrigins: ['https://app.example'] } });
+    await db.stream.update({ where: { id: streamIdFor(team.slug, s) }, data: { allowedOrigins: ['https://app.example'] } });
   });
 
   it('answers preflights for allowed origins only', async () => {

@@ -5,7 +5,7 @@
 // is lost, nothing is folded twice, every effect exists once and is delivered, tails keep working.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { makeTeam, useOwnDatabase, type TeamFixture } from '../helpers/context.ts';
+import { makeTeam, useOwnDatabase, type TeamFixture, makeStream } from '../helpers/context.ts';
 import { exitWithin, startWeb, startWorkerProcess, waitForOutput, type Running } from '../helpers/server.ts';
 import { bearer, expectError, postJson } from '../helpers/http.ts';
 import { tailSse, type SseTail } from '../helpers/sse.ts';
@@ -84,7 +84,7 @@ async function teamWithKeys(): Promise<Ctx> {
 }
 
 async function createStream(ctx: Ctx, slug: string, reducers: Record<string, { code: string; initialState: unknown }>) {
-  const stream = await db().stream.create({ data: { teamId: ctx.team.id, slug, name: slug } });
+  const stream = await makeStream(db(), { teamId: ctx.team.id, slug, name: slug });
   const ids: Record<string, string> = {};
   for (const [name, r] of Object.entries(reducers)) ids[name] = (await upsertReducer({ streamId: stream.id, name, ...r })).reducer.id;
   return { ...stream, reducerIds: ids };

@@ -1,9 +1,10 @@
 // What happens when things go wrong: a server killed mid-load, PostgreSQL unreachable, a flood.
 import { describe, expect, it } from 'vitest';
-import { makeTeam, useOwnDatabase } from '../helpers/context.ts';
+import { makeTeam, useOwnDatabase, makeStream } from '../helpers/context.ts';
 import { startWeb } from '../helpers/server.ts';
 import { bearer, expectError, postJson } from '../helpers/http.ts';
 import { freePort } from '../../src/lib/server/embedded/free-port.ts';
+import { streamIdFor } from '../../src/lib/server/streams/stream-id.ts';
 
 const own = await useOwnDatabase('resilience');
 const { db } = await import('../../src/lib/server/db/client.ts');
@@ -34,7 +35,7 @@ describe('a server killed mid-load', () => {
     stop = true;
     await Promise.all(clients);
 
-    const stream = await db().stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: team.id, slug: 'load' } } });
+    const stream = await db().stream.findUniqueOrThrow({ where: { id: streamIdFor(team.slug, 'load') } });
     const stored = await readEvents({ streamId: stream.id, start: 0, end: stream.length });
     expect(stored.map((e) => e.index)).toEqual(Array.from({ length: stream.length }, (_, i) => i));
     const byIndex = new Map(stored.map((e) => [e.index, JSON.parse(e.bodyJson).id]));
@@ -69,7 +70,7 @@ describe('PostgreSQL unreachable', () => {
 describe('public streams under a flood', () => {
   it('answers 429 with Retry-After past the per-address limit', async () => {
     const team = await makeTeam(db());
-    await db().stream.create({ data: { teamId: team.id, slug: 'guestbook', name: 'guestbook', publicWrite: true, publicRead: true } });
+    await makeStream(db(), { teamId: team.id, slug: 'guestbook', name: 'guestbook', publicWrite: true, publicRead: true });
     const server = await startWeb({ ...own.env, PUBLIC_RATE_LIMIT_PER_MINUTE: '3' });
     try {
       const url = `${server.url}/s/${team.slug}/guestbook`;

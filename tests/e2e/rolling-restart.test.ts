@@ -3,7 +3,7 @@
 // 5xx, and every SSE client resumes from Last-Event-ID with no gap and no duplicate.
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { makeTeam, useOwnDatabase } from '../helpers/context.ts';
+import { makeTeam, useOwnDatabase, makeStream } from '../helpers/context.ts';
 import { startCli, waitForOutput, type Running } from '../helpers/server.ts';
 import { bearer } from '../helpers/http.ts';
 import { tailSse, type SseTail } from '../helpers/sse.ts';
@@ -54,7 +54,7 @@ describe('WEB_PROCESSES=2', () => {
   it('serves one port from two processes', async () => {
     const team = await makeTeam(db());
     const key = await team.key(['ingest', 'read']);
-    await db().stream.create({ data: { teamId: team.id, slug: 'spread', name: 'spread' } });
+    await makeStream(db(), { teamId: team.id, slug: 'spread', name: 'spread' });
     const { web, pids } = await startCluster(2);
     expect(pids).toHaveLength(2);
     const port = Number(new URL(web.url).port);

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Analytics } from '@segment/analytics-node';
 import Rudder from '@rudderstack/rudder-sdk-node';
 import type { Browser } from 'playwright-core';
-import { makeTeam, uniqueSlug, useOwnDatabase, type TeamFixture } from '../helpers/context.ts';
+import { makeTeam, uniqueSlug, useOwnDatabase, type TeamFixture, makeStream } from '../helpers/context.ts';
 import { ROOT, startWeb, type Running } from '../helpers/server.ts';
 import { bearer, expectError } from '../helpers/http.ts';
 import { flakyProxy, type FlakyProxy } from '../helpers/flaky-proxy.ts';
@@ -67,7 +67,7 @@ async function waitForLength(slug: string, n: number, timeoutMs = 20_000): Promi
 
 async function folded(streamId: string, reducerId: string): Promise<Counted> {
   while ((await foldStream({ streamId })).more);
-  const state = await db().reducerState.findUniqueOrThrow({ where: { reducerId } });
+  const state = await db().reducerState.findUniqueOrThrow({ where: { streamId_reducerId: { streamId, reducerId } } });
   return state.state as Counted;
 }
 
@@ -356,7 +356,7 @@ describe('the /v1 HTTP API', () => {
   it('answers 429 with Retry-After beyond the key’s rate limit', async () => {
     const limited = await db().team.create({ data: { slug: uniqueSlug('limited'), name: 'Limited', signingSecret: 'whsec_x', rateLimitPerMinute: 2 } });
     const slug = uniqueSlug('rl');
-    const stream = await db().stream.create({ data: { teamId: limited.id, slug, name: slug } });
+    const stream = await makeStream(db(), { teamId: limited.id, slug, name: slug });
     const { createApiKey } = await import('../../src/lib/server/auth/api-keys.ts');
     const { key } = await createApiKey({ teamId: limited.id, name: 'w', scopes: ['ingest'], streamId: stream.id, db: db() });
     const statuses: number[] = [];

@@ -2,7 +2,7 @@
 // what is in flight, and exit within SHUTDOWN_TIMEOUT_MS; whatever is still open at the bound is cut.
 import { afterAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
-import { makeTeam, useOwnDatabase } from '../helpers/context.ts';
+import { makeTeam, useOwnDatabase, makeStream } from '../helpers/context.ts';
 import { exitWithin, startCli, type Running } from '../helpers/server.ts';
 import { bearer, expectError, readSse } from '../helpers/http.ts';
 import { effectFixture, insertEffect, startReceiver } from '../helpers/effects.ts';
@@ -60,7 +60,7 @@ describe.each([1, 2])('SIGTERM on `pipet web` with WEB_PROCESSES=%i', (processes
   it('ends SSE streams with a retry hint, answers long-polls 503 + Retry-After, finishes an append in flight, and exits within the bound', async () => {
     const team = await makeTeam(db());
     const key = await team.key(['ingest', 'read']);
-    const stream = await db().stream.create({ data: { teamId: team.id, slug: 'orders', name: 'orders' } });
+    const stream = await makeStream(db(), { teamId: team.id, slug: 'orders', name: 'orders' });
     await upsertReducer({ streamId: stream.id, name: 'count', code: '(n) => n + 1', initialState: 0 });
     const web = await startCliWeb(processes);
     const base = `${web.url}/s/${team.slug}/orders`;
@@ -162,7 +162,7 @@ describe('SIGTERM on `pipet worker`', () => {
       expect(exit, worker.output()).not.toBeNull();
       console.log(`pipet worker exited ${Date.now() - sigterm} ms after SIGTERM with a delivery hanging (bound ${bound} ms)`);
       expect(worker.output()).toMatch(/left to the next worker/);
-      const effect = await db().effect.findUniqueOrThrow({ where: { id } });
+      const effect = await db().effect.findFirstOrThrow({ where: { id } });
       expect(effect.status).toBe('pending');
     } finally {
       await receiver.close();

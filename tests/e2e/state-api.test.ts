@@ -1,6 +1,6 @@
 // The state routes over real HTTP, with a real worker folding: read-your-writes after every POST.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTeam, useOwnDatabase, type TeamFixture } from '../helpers/context.ts';
+import { makeTeam, useOwnDatabase, type TeamFixture, makeStream } from '../helpers/context.ts';
 import { startWeb, startWorkerProcess, type Running } from '../helpers/server.ts';
 import { bearer, expectError, postJson, readSse } from '../helpers/http.ts';
 
@@ -19,7 +19,7 @@ beforeAll(async () => {
   worker = startWorkerProcess({ ...own.env, SWEEP_INTERVAL_MS: '1000' });
   team = await makeTeam(db());
   key = await team.key(['ingest', 'read']);
-  streamId = (await db().stream.create({ data: { teamId: team.id, slug: 'clicks', name: 'clicks' } })).id;
+  streamId = (await makeStream(db(), { teamId: team.id, slug: 'clicks', name: 'clicks' })).id;
   await upsertReducer({ streamId, name: 'count', code: '(n) => n + 1', initialState: 0 });
 });
 afterAll(async () => {

@@ -7,6 +7,8 @@ import type { Scope } from '../../src/lib/schemas/vocabulary.ts';
 import { newSigningSecret } from '../../src/lib/server/teams/create-team.ts';
 import { createDatabase, deleteRedisPrefix, dropDatabase } from './services.ts';
 import { resetEnv } from '../../src/lib/server/env.ts';
+import { streamIdFor } from '../../src/lib/server/streams/stream-id.ts';
+import type { Prisma } from '../../src/lib/server/db/generated/client.ts';
 
 export function uniqueSlug(base: string): string {
   return `${base}-${randomBytes(4).toString('hex')}`;
@@ -40,6 +42,12 @@ export async function useOwnDatabase(name: string): Promise<{ databaseUrl: strin
   return { databaseUrl, redisUrl, prefix, env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix } };
 }
 
+/** A stream of the team, with the id its slugs give it (streams/stream-id.ts), as Pipet creates them. */
+export async function makeStream(db: Db, data: Omit<Prisma.StreamUncheckedCreateInput, 'id'>) {
+  const { slug: teamSlug } = await db.team.findUniqueOrThrow({ where: { id: data.teamId }, select: { slug: true } });
+  return db.stream.create({ data: { ...data, id: streamIdFor(teamSlug, data.slug) } });
+}
+
 export type TeamFixture = { id: string; slug: string; key(scopes: Scope[], streamSlug?: string): Promise<string> };
 
 /** A team (no members) whose keys the test mints as it needs them. */
@@ -53,11 +61,8 @@ export async function makeTeam(db: Db, options: { autoCreateStreams?: boolean } 
     async key(scopes, streamSlug) {
       let streamId: string | null = null;
       if (streamSlug) {
-        const s = await db.stream.upsert({
-          where: { teamId_slug: { teamId: team.id, slug: streamSlug } },
-          create: { teamId: team.id, slug: streamSlug, name: streamSlug },
-          update: {},
-        });
+        const id = streamIdFor(team.slug, streamSlug);
+        const s = await db.stream.upsert({ where: { id }, create: { id, teamId: team.id, slug: streamSlug, name: streamSlug }, update: {} });
         streamId = s.id;
       }
       return (await createApiKey({ teamId: team.id, name: 'test', scopes, streamId, db })).key;

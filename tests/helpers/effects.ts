@@ -5,13 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../../src/lib/server/db/client.ts';
-import { makeTeam } from './context.ts';
+import { makeTeam, makeStream } from './context.ts';
 
 export type EffectFixture = { teamId: string; teamSlug: string; streamId: string; streamSlug: string; reducerId: string; reducerName: string; secret: string };
 
 export async function effectFixture(db: Db, reducerName = 'r'): Promise<EffectFixture> {
   const team = await makeTeam(db);
-  const stream = await db.stream.create({ data: { teamId: team.id, slug: 'effects', name: 'effects' } });
+  const stream = await makeStream(db, { teamId: team.id, slug: 'effects', name: 'effects' });
   const reducer = await db.reducer.create({ data: { streamId: stream.id, name: reducerName, code: '(s) => s' } });
   const { signingSecret } = await db.team.findUniqueOrThrow({ where: { id: team.id } });
   return { teamId: team.id, teamSlug: team.slug, streamId: stream.id, streamSlug: stream.slug, reducerId: reducer.id, reducerName, secret: signingSecret };
@@ -36,7 +36,7 @@ export async function insertEffect(db: Db, f: Pick<EffectFixture, 'teamId' | 'st
 export async function waitForEffect(db: Db, id: string, statuses: string[] = ['delivered', 'failed'], timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const row = await db.effect.findUniqueOrThrow({ where: { id }, include: { attemptLog: { orderBy: { startedAt: 'asc' } } } });
+    const row = await db.effect.findFirstOrThrow({ where: { id }, include: { attemptLog: { orderBy: { startedAt: 'asc' } } } });
     if (statuses.includes(row.status)) return row;
     if (Date.now() > deadline) throw new Error(`effect ${id} is still ${row.status} after ${row.attempts} attempts: ${row.lastError}`);
     await new Promise((r) => setTimeout(r, 50));

@@ -1,7 +1,7 @@
 // The queries behind the pictures: events per minute over the last hour (binary search over the
 // event key, no scan), and effects per time bucket by status.
 import { describe, expect, it } from 'vitest';
-import { useOwnDatabase, uniqueSlug } from '../helpers/context.ts';
+import { useOwnDatabase, uniqueSlug, makeStream } from '../helpers/context.ts';
 import { countEventsPerMinute, minuteStarts } from '../../src/lib/server/streams/count-events-per-minute.ts';
 import { countEffectsByStatus } from '../../src/lib/server/effects/count-effects-by-status.ts';
 import { newSigningSecret } from '../../src/lib/server/teams/create-team.ts';
@@ -11,7 +11,7 @@ const { db } = await import('../../src/lib/server/db/client.ts');
 
 async function streamWithEvents(minutesAgo: number[]) {
   const team = await db().team.create({ data: { slug: uniqueSlug('t'), name: 't', signingSecret: newSigningSecret() } });
-  const stream = await db().stream.create({ data: { teamId: team.id, slug: 's', name: 's' } });
+  const stream = await makeStream(db(), { teamId: team.id, slug: 's', name: 's' });
   const [{ now }] = await db().$queryRaw<{ now: Date }[]>`SELECT now() AS now`;
   // Arrival order: oldest first, as indices are assigned.
   const times = minutesAgo.map((m) => new Date(now.getTime() - m * 60_000)).sort((a, b) => a.getTime() - b.getTime());

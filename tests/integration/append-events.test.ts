@@ -1,6 +1,6 @@
 // The one append path under concurrency: dense unique indices, contiguous batches, no partial batch.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useOwnDatabase, makeTeam } from '../helpers/context.ts';
+import { useOwnDatabase, makeTeam, makeStream } from '../helpers/context.ts';
 
 await useOwnDatabase('append');
 const { appendEvents } = await import('../../src/lib/server/streams/append-events.ts');
@@ -10,7 +10,7 @@ const { db } = await import('../../src/lib/server/db/client.ts');
 let streamId: string;
 beforeAll(async () => {
   const team = await makeTeam(db());
-  streamId = (await db().stream.create({ data: { teamId: team.id, slug: 'race', name: 'race' } })).id;
+  streamId = (await makeStream(db(), { teamId: team.id, slug: 'race', name: 'race' })).id;
 });
 
 describe('appendEvents', () => {
@@ -52,7 +52,7 @@ describe('appendEvents', () => {
 
   it('wakes the fold queue once per stream, however many appends land', async () => {
     const { queue } = await import('../../src/lib/server/queue/enqueue.ts');
-    const other = await db().stream.create({ data: { teamId: (await db().stream.findUniqueOrThrow({ where: { id: streamId } })).teamId, slug: 'wake', name: 'wake' } });
+    const other = await makeStream(db(), { teamId: (await db().stream.findUniqueOrThrow({ where: { id: streamId } })).teamId, slug: 'wake', name: 'wake' });
     await Promise.all(Array.from({ length: 10 }, (_, i) => appendEvents({ streamId: other.id, bodies: [i] })));
     // Wake-ups are sent after the appends answer (never awaited by them): give them a moment.
     const waitingFor = async () => (await queue('fold').getJobs(['waiting', 'prioritized'])).filter((j) => j.data.streamId === other.id);
@@ -138,7 +138,7 @@ describe('group commit', () => {
     await probe.connect();
     try {
       const teamId = (await db().stream.findUniqueOrThrow({ where: { id: streamId } })).teamId;
-      const hot = await db().stream.create({ data: { teamId, slug: 'hot', name: 'hot' } });
+      const hot = await makeStream(db(), { teamId, slug: 'hot', name: 'hot' });
       const commits = async () => {
         await probe.query('SELECT pg_stat_force_next_flush()');
         return (await probe.query('SELECT xact_commit::int AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n as number;

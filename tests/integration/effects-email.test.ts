@@ -61,7 +61,7 @@ describe('email effects', () => {
     expect(mail.raw).toMatch(/^Subject: You got stuck at step 2$/m);
     expect(mail.raw).toMatch(/^Reply-To: support@acme\.example$/m);
     expect(mail.raw).toContain('You finished: signup, install.');
-    const stored = await db().emailMessage.findUniqueOrThrow({ where: { effectId: id } });
+    const stored = await db().emailMessage.findUniqueOrThrow({ where: { teamId_effectId: { teamId: f.teamId, effectId: id } } });
     expect(stored).toMatchObject({ status: 'sent', to: 'ada@example.com', teamId: f.teamId });
   });
 

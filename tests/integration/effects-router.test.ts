@@ -96,7 +96,7 @@ describe('effect router', () => {
     const result = await callerA.effect.retry({ team: a.teamSlug, stream: a.streamSlug, reducer: 'alerts' });
     expect(result.retried.sort()).toEqual([...failed].sort());
     for (const id of failed) expect((await waitForEffect(db(), id)).status).toBe('delivered');
-    expect((await db().effect.findUniqueOrThrow({ where: { id: bFailed } })).status).toBe('failed');
+    expect((await db().effect.findFirstOrThrow({ where: { id: bFailed } })).status).toBe('failed');
     await expect(callerA.effect.retry({ team: a.teamSlug, stream: a.streamSlug, reducer: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
@@ -108,7 +108,7 @@ describe('effect router', () => {
     await expect(callerA.effect.list({ team: b.teamSlug })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(callerA.effect.emails({ team: b.teamSlug })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(callerA.effect.retry({ team: a.teamSlug, stream: b.streamSlug, reducer: 'alerts' })).resolves.toEqual({ retried: [] }); // same slug, own team's stream
-    expect((await db().effect.findUniqueOrThrow({ where: { id: theirs } })).status).toBe('failed');
+    expect((await db().effect.findFirstOrThrow({ where: { id: theirs } })).status).toBe('failed');
     expect(receiver.at('/theirs')).toHaveLength(0);
     const anonymous = createCaller({ db: db(), caller: { kind: 'anonymous' }, clientAddress: 'test' });
     await expect(anonymous.effect.list({ team: a.teamSlug })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });

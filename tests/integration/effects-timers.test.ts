@@ -57,17 +57,17 @@ describe('timer effects', () => {
     const f = await effectFixture(db());
     const due = new Date(Date.now() - 1_000);
     const id = await insertEffect(db(), f, 'timer', { dueAt: due.toISOString(), event: 'wake up' }, { enqueue: false, nextAttemptAt: due });
-    const outcomes = await Promise.all([deliverEffect({ effectId: id }), deliverEffect({ effectId: id })]);
+    const outcomes = await Promise.all([deliverEffect({ streamId: f.streamId, effectId: id }), deliverEffect({ streamId: f.streamId, effectId: id })]);
     expect(outcomes.map((o) => o.outcome).sort()).toEqual(['busy', 'delivered']);
     expect(await eventsOf(f.streamId)).toEqual(['wake up']);
 
     // A worker that appended and died before marking the row: the next run appends nothing.
-    await db().effect.update({ where: { id }, data: { status: 'pending', nextAttemptAt: new Date() } });
-    expect(await deliverEffect({ effectId: id })).toMatchObject({ outcome: 'delivered' });
+    await db().effect.update({ where: { streamId_id: { streamId: f.streamId, id } }, data: { status: 'pending', nextAttemptAt: new Date() } });
+    expect(await deliverEffect({ streamId: f.streamId, effectId: id })).toMatchObject({ outcome: 'delivered' });
     expect(await eventsOf(f.streamId)).toEqual(['wake up']);
     const row = await waitForEffect(db(), id);
     expect(row.attemptLog.map((a) => a.responseExcerpt)).toEqual(['Appended as element 0.', 'Appended as element 0 (by an earlier run of this timer).']);
-    expect(await deliverEffect({ effectId: id })).toEqual({ outcome: 'skipped', status: 'delivered' });
+    expect(await deliverEffect({ streamId: f.streamId, effectId: id })).toEqual({ outcome: 'skipped', status: 'delivered' });
   });
 
   it('wait for their due time even when a job arrives early', async () => {
@@ -75,11 +75,11 @@ describe('timer effects', () => {
     const dueAt = new Date(Date.now() + 60_000);
     // A row stored with nextAttemptAt = now (not its due time) is corrected, not fired.
     const id = await insertEffect(db(), f, 'timer', { dueAt: dueAt.toISOString(), event: 1 }, { enqueue: false });
-    expect(await deliverEffect({ effectId: id })).toEqual({ outcome: 'not_due' });
-    const row = await db().effect.findUniqueOrThrow({ where: { id } });
+    expect(await deliverEffect({ streamId: f.streamId, effectId: id })).toEqual({ outcome: 'not_due' });
+    const row = await db().effect.findFirstOrThrow({ where: { id } });
     expect(row).toMatchObject({ status: 'pending', attempts: 0 });
     expect(row.nextAttemptAt.getTime()).toBe(dueAt.getTime());
-    expect(await deliverEffect({ effectId: id })).toEqual({ outcome: 'not_due' });
+    expect(await deliverEffect({ streamId: f.streamId, effectId: id })).toEqual({ outcome: 'not_due' });
     expect(await eventsOf(f.streamId)).toEqual([]);
   });
 });

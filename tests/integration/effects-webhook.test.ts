@@ -52,13 +52,13 @@ describe('webhook effects', () => {
   it('does not send a delivered effect again', async () => {
     const id = await insertEffect(db(), f, 'webhook', hook('/once'));
     await waitForEffect(db(), id);
-    expect(await deliverEffect({ effectId: id })).toEqual({ outcome: 'skipped', status: 'delivered' });
+    expect(await deliverEffect({ streamId: f.streamId, effectId: id })).toEqual({ outcome: 'skipped', status: 'delivered' });
     expect(receiver.at('/once')).toHaveLength(1);
   });
 
   it('lets one of two racing jobs attempt', async () => {
     const id = await insertEffect(db(), f, 'webhook', hook('/race'), { enqueue: false });
-    const outcomes = await Promise.all([deliverEffect({ effectId: id }), deliverEffect({ effectId: id }), deliverEffect({ effectId: id })]);
+    const outcomes = await Promise.all([deliverEffect({ streamId: f.streamId, effectId: id }), deliverEffect({ streamId: f.streamId, effectId: id }), deliverEffect({ streamId: f.streamId, effectId: id })]);
     expect(outcomes.filter((o) => o.outcome === 'delivered')).toHaveLength(1);
     expect(receiver.at('/race')).toHaveLength(1);
   });
@@ -100,13 +100,13 @@ describe('webhook effects', () => {
     resetEnv();
     try {
       const id = await insertEffect(db(), f, 'webhook', hook('/private'), { enqueue: false });
-      expect(await deliverEffect({ effectId: id })).toMatchObject({ outcome: 'failed', attempts: 1 });
+      expect(await deliverEffect({ streamId: f.streamId, effectId: id })).toMatchObject({ outcome: 'failed', attempts: 1 });
       const effect = await waitForEffect(db(), id);
       expect(effect.lastError).toMatch(/Refused: 127\.0\.0\.1 is a loopback address/);
       expect(effect.attemptLog).toHaveLength(1);
       expect(effect.attemptLog[0]).toMatchObject({ statusCode: null });
       const named = await insertEffect(db(), f, 'webhook', hook('/private', { url: receiver.url.replace('127.0.0.1', 'localhost') + '/private' }), { enqueue: false });
-      await deliverEffect({ effectId: named });
+      await deliverEffect({ streamId: f.streamId, effectId: named });
       expect((await waitForEffect(db(), named)).lastError).toMatch(/localhost resolves to .*loopback/);
       expect(receiver.at('/private')).toHaveLength(0);
     } finally {
@@ -124,7 +124,7 @@ describe('webhook effects', () => {
 
   it('leaves suppressed effects alone', async () => {
     const id = await insertEffect(db(), f, 'webhook', hook('/suppressed'), { status: 'suppressed' });
-    expect(await deliverEffect({ effectId: id })).toEqual({ outcome: 'skipped', status: 'suppressed' });
+    expect(await deliverEffect({ streamId: f.streamId, effectId: id })).toEqual({ outcome: 'skipped', status: 'suppressed' });
     expect(receiver.at('/suppressed')).toHaveLength(0);
   });
 });

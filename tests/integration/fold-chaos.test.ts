@@ -2,7 +2,7 @@
 // events; one worker SIGKILLed mid-batch and the run's Redis data deleted mid-run. Final states
 // equal Array.prototype.reduce over the stored events, and the outbox has one row per effect.
 import { afterAll, expect, it } from 'vitest';
-import { makeTeam, useOwnDatabase } from '../helpers/context.ts';
+import { makeStream, makeTeam, useOwnDatabase } from '../helpers/context.ts';
 import { startWorkerProcess, type Running } from '../helpers/server.ts';
 import { deleteRedisPrefix } from '../helpers/services.ts';
 
@@ -23,7 +23,7 @@ it('folds every event exactly once despite a killed worker and lost queues', { t
   const team = await makeTeam(db());
   const streams = [];
   for (let s = 0; s < STREAMS; s++) {
-    const stream = await db().stream.create({ data: { teamId: team.id, slug: `s${s}`, name: `s${s}` } });
+    const stream = await makeStream(db(), { teamId: team.id, slug: `s${s}`, name: `s${s}` });
     await upsertReducer({ streamId: stream.id, name: 'stats', code: '(s, e) => ({ n: s.n + 1, sum: s.sum + e.v, last: e.v })', initialState: { n: 0, sum: 0, last: null } });
     await upsertReducer({ streamId: stream.id, name: 'mailer', code: '(s, e, i) => { if (e.v % 50 === 0) email({ to: "ops@example.com", subject: "v" + e.v }); return s + 1; }', initialState: 0 });
     streams.push(stream);

@@ -1,7 +1,7 @@
 // Folding: states right for every JSON type, errors stop at their event, effects recorded once with
 // stable ids, replays give the live state and send nothing new.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useOwnDatabase, makeTeam, uniqueSlug } from '../helpers/context.ts';
+import { useOwnDatabase, makeTeam, uniqueSlug, makeStream } from '../helpers/context.ts';
 
 await useOwnDatabase('fold');
 const { db } = await import('../../src/lib/server/db/client.ts');
@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 
 async function newStream(events: unknown[]) {
-  const stream = await db().stream.create({ data: { teamId, slug: uniqueSlug('s'), name: 's' } });
+  const stream = await makeStream(db(), { teamId, slug: uniqueSlug('s'), name: 's' });
   if (events.length) await appendEvents({ streamId: stream.id, bodies: events });
   return stream.id;
 }
@@ -84,7 +84,7 @@ describe('errors', () => {
     const stopped = await state(streamId, 'strict');
     expect(stopped).toMatchObject({ status: 'errored', errorIndex: 2, folded: 2, state: 3 });
     expect(stopped.errorMessage).toContain('bad event');
-    const row = await db().reducerState.findUniqueOrThrow({ where: { reducerId: stopped.reducerId } });
+    const row = await db().reducerState.findUniqueOrThrow({ where: { streamId_reducerId: { streamId, reducerId: stopped.reducerId } } });
     expect(row.errorStack).toContain('reducer.js:1');
     expect(row.errorStack).not.toContain('/work/');
     expect((await state(streamId, 'other')).state).toBe(4);
@@ -98,13 +98,13 @@ describe('errors', () => {
     await upsertReducer({ streamId: again, name: 'strict', code: '(s, e) => { if (e.bad) throw new Error("no"); return s + e; }', initialState: 0 });
     await foldStream({ streamId: again });
     const r = await state(again, 'strict');
-    await expect(resumeReducer({ reducerId: r.reducerId })).resolves.toBeUndefined();
+    await expect(resumeReducer({ streamId: again, reducerId: r.reducerId })).resolves.toBeUndefined();
     await foldStream({ streamId: again });
     expect((await state(again, 'strict')).status).toBe('errored');
-    expect(await skipFailingEvent({ reducerId: r.reducerId })).toEqual({ skipped: 1 });
+    expect(await skipFailingEvent({ streamId: again, reducerId: r.reducerId })).toEqual({ skipped: 1 });
     await foldStream({ streamId: again });
     expect(await state(again, 'strict')).toMatchObject({ status: 'active', state: 4, folded: 3 });
-    expect((await db().reducerState.findUniqueOrThrow({ where: { reducerId: r.reducerId } })).skipped).toEqual([1]);
+    expect((await db().reducerState.findUniqueOrThrow({ where: { streamId_reducerId: { streamId: again, reducerId: r.reducerId } } })).skipped).toEqual([1]);
   });
 
   it('a result that is not JSON stops the reducer', async () => {
@@ -152,7 +152,7 @@ describe('effects and replays', () => {
     expect(pendingBefore).toBe(2);
 
     const r = await db().reducer.findFirstOrThrow({ where: { streamId } });
-    await replayReducer({ reducerId: r.id });
+    await replayReducer({ streamId, reducerId: r.id });
     const during = await state(streamId, 'fx');
     expect(during.state).toBe(before.state);
     expect(during.replay).toEqual({ version: 2, folded: 0, until: 3 });

@@ -2,7 +2,7 @@
 // debounce), cancel(key) drops it; both are applied in the fold's own commit, so they are
 // exactly-once and replay-safe — a replaced or cancelled timer never fires.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTeam, uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
+import { makeTeam, uniqueSlug, useOwnDatabase, makeStream } from '../helpers/context.ts';
 import { startEffectWorkers } from '../helpers/effects.ts';
 
 await useOwnDatabase('keyed');
@@ -15,9 +15,10 @@ const { installRecipe } = await import('../../src/lib/server/recipes/install-rec
 const { foldBatch } = await import('../../src/lib/server/reducers/sandbox/index.ts');
 
 let teamId: string;
+let teamSlug: string;
 let workers: Awaited<ReturnType<typeof startEffectWorkers>>;
 beforeAll(async () => {
-  teamId = (await makeTeam(db())).id;
+  ({ id: teamId, slug: teamSlug } = await makeTeam(db()));
   workers = await startEffectWorkers();
   // Start the sandbox threads before anything is timed.
   await foldBatch({ cacheKey: 'warm-up', code: '(s) => s', stateJson: '0', events: [{ index: 0, bodyJson: '{}', receivedAt: Date.now() }], stream: { team: 't', name: 's', length: 1 } });
@@ -33,7 +34,7 @@ const DEBOUNCE = `(s, e) => {
 }`;
 
 async function stream() {
-  const s = await db().stream.create({ data: { teamId, slug: uniqueSlug('k'), name: 'k' } });
+  const s = await makeStream(db(), { teamId, slug: uniqueSlug('k'), name: 'k' });
   await upsertReducer({ streamId: s.id, name: 'debounce', code: DEBOUNCE, initialState: { idle: 0, after: null } });
   return s.id;
 }
@@ -80,7 +81,7 @@ describe('keyed timers', () => {
     const streamId = await stream();
     await append(streamId, { type: 'activity', n: 0 });
     const reducer = await db().reducer.findFirstOrThrow({ where: { streamId } });
-    await replayReducer({ reducerId: reducer.id });
+    await replayReducer({ streamId, reducerId: reducer.id });
     await foldStream({ streamId });
     const rows = await timers(streamId);
     expect(rows.map((t) => [t.version, t.status])).toEqual([[1, 'pending'], [2, 'suppressed']]);
@@ -103,7 +104,7 @@ describe('keyed timers', () => {
 describe('the inactive-users recipe', () => {
   it('marks a user inactive once, N hours (here 0.3 s) after their last event', async () => {
     const slug = uniqueSlug('activity');
-    await installRecipe({ teamId, recipe: 'inactive-users', params: { stream: slug, hours: 0.3 / 3600 } });
+    await installRecipe({ teamId, teamSlug, recipe: 'inactive-users', params: { stream: slug, hours: 0.3 / 3600 } });
     const s = await db().stream.findFirstOrThrow({ where: { teamId, slug } });
     for (const type of ['login', 'click', 'click']) {
       await append(s.id, { type, user: 'ada' });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useOwnDatabase, makeTeam } from '../helpers/context.ts';
 import { startWorkerProcess, type Running } from '../helpers/server.ts';
 import { startSmtpCapture } from '../helpers/smtp.ts';
+import { streamIdFor } from '../../src/lib/server/streams/stream-id.ts';
 
 const ctx = await useOwnDatabase('recipes');
 const { db } = await import('../../src/lib/server/db/client.ts');
@@ -59,7 +60,7 @@ describe('recipe router', () => {
 describe('stuck-user recipe, end to end', () => {
   it('emails the stuck user about their steps and docs, and nobody who wrote to support', async () => {
     await owner.recipe.install({ team: team.slug, recipe: 'stuck-user', params: { hours: 1.5 / 3600, doneStep: 'deployed', from: 'Pipet Team <team@pipet.example>', subject: 'Stuck on setup?' } });
-    const stream = await db().stream.findUniqueOrThrow({ where: { teamId_slug: { teamId: team.id, slug: 'onboarding' } } });
+    const stream = await db().stream.findUniqueOrThrow({ where: { id: streamIdFor(team.slug, 'onboarding') } });
     worker = startWorkerProcess({ ...ctx.env, SMTP_URL: smtp.url, SWEEP_INTERVAL_MS: '300', RETRY_SCHEDULE: '0,200,200' });
     await appendEvents({
       streamId: stream.id,

@@ -1,7 +1,7 @@
 // Replay preview: before saving new code with "replay from the start", the worker folds the whole
 // history with it and lists exactly the effects the replay would record — all suppressed as history.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeTeam, uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
+import { makeTeam, uniqueSlug, useOwnDatabase, makeStream } from '../helpers/context.ts';
 
 process.env.REDUCER_SNAPSHOT_EVERY = '50';
 await useOwnDatabase('preview');
@@ -28,17 +28,17 @@ const NEW_CODE = `(s, e, i) => {
 
 describe('replay preview', () => {
   it('shows old and new final states, and lists exactly the effects a replay then records, suppressed', async () => {
-    const s = await db().stream.create({ data: { teamId, slug: uniqueSlug('pv'), name: 'pv' } });
+    const s = await makeStream(db(), { teamId, slug: uniqueSlug('pv'), name: 'pv' });
     await appendEvents({ streamId: s.id, bodies: Array.from({ length: 230 }, (_, i) => ({ amount: (i * 37) % 101 })) });
     await upsertReducer({ streamId: s.id, name: 'money', code: '(s, e) => ({ total: s.total + e.amount, big: 0 })', initialState: { total: 0, big: 0 } });
     await foldAll(s.id);
     const reducer = await db().reducer.findFirstOrThrow({ where: { streamId: s.id } });
 
-    const started = await startReplayPreview({ reducerId: reducer.id, code: NEW_CODE, initialState: { total: 0, big: 0 } });
+    const started = await startReplayPreview({ streamId: s.id, reducerId: reducer.id, code: NEW_CODE, initialState: { total: 0, big: 0 } });
     expect(started).toMatchObject({ until: 230, version: 2 });
-    expect((await readReplayPreview({ previewId: started.id, reducerId: reducer.id })).status).toBe('running');
-    await runReplayPreview({ previewId: started.id });
-    const preview = await readReplayPreview({ previewId: started.id, reducerId: reducer.id });
+    expect((await readReplayPreview({ streamId: s.id, previewId: started.id, reducerId: reducer.id })).status).toBe('running');
+    await runReplayPreview({ streamId: s.id, previewId: started.id });
+    const preview = await readReplayPreview({ streamId: s.id, previewId: started.id, reducerId: reducer.id });
     expect(preview).toMatchObject({ status: 'done', folded: 230, until: 230 });
     const total = Array.from({ length: 230 }, (_, i) => (i * 37) % 101).reduce((a, b) => a + b, 0);
     expect(preview.oldState).toEqual({ total, big: 0 });
@@ -58,12 +58,12 @@ describe('replay preview', () => {
   });
 
   it('stops at a failing event and says which', async () => {
-    const s = await db().stream.create({ data: { teamId, slug: uniqueSlug('pv'), name: 'pv' } });
+    const s = await makeStream(db(), { teamId, slug: uniqueSlug('pv'), name: 'pv' });
     await appendEvents({ streamId: s.id, bodies: [1, 2, 3, 'boom', 5] });
     await upsertReducer({ streamId: s.id, name: 'n', code: '(s, e) => s + 1', initialState: 0 });
     const reducer = await db().reducer.findFirstOrThrow({ where: { streamId: s.id } });
-    const { id } = await startReplayPreview({ reducerId: reducer.id, code: '(s, e) => { if (e === "boom") throw new Error("no booms"); return s + e }', initialState: 0 });
-    await runReplayPreview({ previewId: id });
-    expect(await readReplayPreview({ previewId: id, reducerId: reducer.id })).toMatchObject({ status: 'failed', folded: 3, error: { index: 3, message: expect.stringMatching(/no booms/) } });
+    const { id } = await startReplayPreview({ streamId: s.id, reducerId: reducer.id, code: '(s, e) => { if (e === "boom") throw new Error("no booms"); return s + e }', initialState: 0 });
+    await runReplayPreview({ streamId: s.id, previewId: id });
+    expect(await readReplayPreview({ streamId: s.id, previewId: id, reducerId: reducer.id })).toMatchObject({ status: 'failed', folded: 3, error: { index: 3, message: expect.stringMatching(/no booms/) } });
   });
 });

@@ -17,7 +17,7 @@ describe('retention', () => {
   it('deletes what is settled and old, keeps what is pending or recent', async () => {
     const f = await effectFixture(db());
     const oldDelivered = await insertEffect(db(), f, 'webhook', { url: 'https://x.example' }, { enqueue: false, status: 'delivered', nextAttemptAt: daysAgo(40) });
-    await db().effectAttempt.create({ data: { effectId: oldDelivered, durationMs: 5, statusCode: 200 } });
+    await db().effectAttempt.create({ data: { streamId: f.streamId, effectId: oldDelivered, durationMs: 5, statusCode: 200 } });
     const oldPending = await insertEffect(db(), f, 'webhook', { url: 'https://x.example' }, { enqueue: false, status: 'pending', nextAttemptAt: daysAgo(40) });
     const recentFailed = await insertEffect(db(), f, 'webhook', { url: 'https://x.example' }, { enqueue: false, status: 'failed', nextAttemptAt: daysAgo(2) });
     const oldEmail = await db().emailMessage.create({ data: { teamId: f.teamId, from: 'a@b.c', to: 'c@d.e', subject: 'old', createdAt: daysAgo(40) } });
@@ -36,7 +36,7 @@ describe('retention', () => {
     expect(effects.map((e) => e.id).sort()).toEqual([oldPending, recentFailed].sort());
     expect(await db().effectAttempt.count({ where: { effectId: oldDelivered } })).toBe(0);
     expect((await db().emailMessage.findMany({ where: { teamId: f.teamId } })).map((m) => m.id)).toEqual([newEmail.id]);
-    expect(await db().emailMessage.findUnique({ where: { id: oldEmail.id } })).toBeNull();
+    expect(await db().emailMessage.findUnique({ where: { teamId_id: { teamId: f.teamId, id: oldEmail.id } } })).toBeNull();
     expect((await db().session.findMany({ where: { userId: user.id } })).map((s) => s.id)).toEqual([live.id]);
     expect(await db().session.findUnique({ where: { id: expired.id } })).toBeNull();
     const invites = await db().invite.findMany({ where: { teamId: f.teamId } });

@@ -2,7 +2,7 @@
 // folded by the code of the version that folded it live; and an effect explained by its event and
 // the states around it.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeTeam, uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
+import { makeTeam, uniqueSlug, useOwnDatabase, makeStream } from '../helpers/context.ts';
 
 process.env.REDUCER_SNAPSHOT_EVERY = '10';
 await useOwnDatabase('travel');
@@ -24,7 +24,7 @@ async function foldAll(streamId: string) {
 }
 
 async function setUp(n: number) {
-  const s = await db().stream.create({ data: { teamId: team.id, slug: uniqueSlug('tt'), name: 'tt' } });
+  const s = await makeStream(db(), { teamId: team.id, slug: uniqueSlug('tt'), name: 'tt' });
   await appendEvents({ streamId: s.id, bodies: Array.from({ length: n }, (_, v) => ({ v })) });
   await upsertReducer({ streamId: s.id, name: 'sum', code: '(s, e) => s + e.v', initialState: 0 });
   await foldAll(s.id);
@@ -52,13 +52,13 @@ describe('state as of any event', () => {
     const expected = (i: number) => (i < 25 ? sumTo(i) : sumTo(24) + 2 * (sumTo(i) - sumTo(24)));
     for (let i = 0; i < 37; i++) expect(await at(i), `event ${i}`).toBe(expected(i));
 
-    await replayReducer({ reducerId: reducer.id });
+    await replayReducer({ streamId: stream.id, reducerId: reducer.id });
     await foldAll(stream.id);
     for (let i = 0; i < 37; i++) expect(await at(i), `event ${i} after the replay`).toBe(2 * sumTo(i));
   });
 
   it('explains an effect: the event that caused it and the states around it', async () => {
-    const s = await db().stream.create({ data: { teamId: team.id, slug: uniqueSlug('why'), name: 'why' } });
+    const s = await makeStream(db(), { teamId: team.id, slug: uniqueSlug('why'), name: 'why' });
     await appendEvents({ streamId: s.id, bodies: Array.from({ length: 23 }, (_, v) => ({ v, user: `u${v}` })) });
     await upsertReducer({
       streamId: s.id,

@@ -18,7 +18,7 @@ export const handlers = {
   fold: { slots: (e) => ({ concurrency: e.FOLD_CONCURRENCY, perTeam: e.FOLD_CONCURRENCY_PER_TEAM }), run: foldProcessor },
   deliver: { slots: (e) => ({ concurrency: e.DELIVER_CONCURRENCY, perTeam: e.DELIVER_CONCURRENCY_PER_TEAM }), run: deliverProcessor },
   timers: { slots: () => ({ concurrency: 4 }), run: deliverProcessor },
-  preview: { slots: () => ({ concurrency: 2, perTeam: 1 }), run: ({ previewId }) => runReplayPreview({ previewId }) },
+  preview: { slots: () => ({ concurrency: 2, perTeam: 1 }), run: ({ streamId, previewId }) => runReplayPreview({ streamId, previewId }) },
 } satisfies { [Q in QueueName]: Handler<Q> };
 
 /** How long a job over its team's share waits before it asks again (jittered). */

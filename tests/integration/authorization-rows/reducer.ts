@@ -6,7 +6,7 @@ import { startReplayPreview } from '../../../src/lib/server/reducers/preview-rep
 async function withReducer(w: World, errored = false) {
   const { reducer } = await upsertReducer({ streamId: w.stream.id, name: 'counter', code: '(n) => n + 1', initialState: 0, db: w.db });
   if (errored) {
-    await w.db.reducerState.update({ where: { reducerId: reducer.id }, data: { status: 'errored', errorIndex: 0, errorMessage: 'boom', erroredAt: new Date() } });
+    await w.db.reducerState.update({ where: { streamId_reducerId: { streamId: w.stream.id, reducerId: reducer.id } }, data: { status: 'errored', errorIndex: 0, errorMessage: 'boom', erroredAt: new Date() } });
   }
   return { team: w.team.slug, stream: w.stream.slug, name: 'counter' };
 }
@@ -27,7 +27,7 @@ export const reducerRows: MatrixRows = {
     input: async (w) => {
       const r = await withReducer(w);
       const reducer = await w.db.reducer.findFirstOrThrow({ where: { streamId: w.stream.id, name: r.name } });
-      const { id } = await startReplayPreview({ reducerId: reducer.id, code: '(n) => n + 2', initialState: 0, db: w.db });
+      const { id } = await startReplayPreview({ streamId: w.stream.id, reducerId: reducer.id, code: '(n) => n + 2', initialState: 0, db: w.db });
       return { ...r, id };
     },
     expect: expecting('anyMember'),

@@ -5,6 +5,7 @@ import type { Db } from '../../../src/lib/server/db/client.ts';
 import { createApiKey } from '../../../src/lib/server/auth/api-keys.ts';
 import { hashToken, randomToken } from '../../../src/lib/server/crypto.ts';
 import { createTeam } from '../../../src/lib/server/teams/create-team.ts';
+import { streamIdFor } from '../../../src/lib/server/streams/stream-id.ts';
 
 export const CALLERS = ['anonymous', 'nonMember', 'member', 'admin', 'owner', 'manageKey', 'otherTeamKey', 'revokedKey', 'ingestKey'] as const;
 export type CallerName = (typeof CALLERS)[number];
@@ -70,7 +71,7 @@ export async function makeWorld(db: Db): Promise<World> {
       { teamId: team.id, userId: target.id, role: 'member' },
     ],
   });
-  const stream = await db.stream.create({ data: { teamId: team.id, slug: 'events', name: 'events' }, select: { id: true, slug: true } });
+  const stream = await db.stream.create({ data: { id: streamIdFor(team.slug, 'events'), teamId: team.id, slug: 'events', name: 'events' }, select: { id: true, slug: true } });
   const [manage, ingest, revoked, other, spare] = await Promise.all([
     createApiKey({ teamId: team.id, name: 'manage', scopes: ['manage'], db }),
     createApiKey({ teamId: team.id, name: 'ingest', scopes: ['ingest'], db }),

@@ -21,6 +21,13 @@ export async function createApiKey({ teamId, name, scopes, streamId = null, crea
   if (unique.length === 0) throw new AppError('bad_request', 'A key needs at least one scope (ingest, read, manage).');
   // The management API is team-wide; a stream-limited manage key would be a team admin anyway.
   if (streamId && unique.includes('manage')) throw new AppError('bad_request', 'A `manage` key cannot be limited to one stream: the management API is team-wide.');
+  if (streamId) {
+    // No foreign key holds the key to its stream (ApiKey is a reference table on Citus): in the
+    // caller's transaction, the stream's row lock keeps a stream.delete from slipping in between,
+    // which would leave a key that a stream re-created under the same slugs (same id) would honour.
+    const [stream] = await db.$queryRaw<unknown[]>`SELECT 1 FROM "Stream" WHERE id = ${streamId}::uuid AND "teamId" = ${teamId}::uuid FOR SHARE`;
+    if (!stream) throw new AppError('not_found', 'No such stream in this team.');
+  }
   const prefix = randomToken(5);
   const key = `pk_${prefix}_${randomToken(20)}`;
   const row = await db.apiKey.create({

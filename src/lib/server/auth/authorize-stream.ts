@@ -6,6 +6,7 @@ import { cached } from './auth-cache.ts';
 import { AppError } from '../errors.ts';
 import { findApiKey } from './api-keys.ts';
 import { isSlug } from '../../schemas/vocabulary.ts';
+import { streamIdFor } from '../streams/stream-id.ts';
 import type { SignatureScheme } from '../../schemas/stream-signature.ts';
 
 export type StreamAccess = 'read' | 'append';
@@ -114,9 +115,10 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
       const [r] = await sql<{ teamId: string; autoCreateStreams: boolean; rateLimitPerMinute: number | null } & { [K in keyof StreamRow]: StreamRow[K] | null }>(
         `SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite",
                 s."signatureScheme", s."signatureSecret"
-         FROM "Team" t LEFT JOIN "Stream" s ON s."teamId" = t.id AND s.slug = $2
+         FROM "Team" t LEFT JOIN "Stream" s ON s.id = $2::uuid AND s."teamId" = t.id
          WHERE t.slug = $1`,
-        [teamSlug, streamSlug],
+        // By primary key, the id derived from the slugs: one shard on Citus (Team is a reference table).
+        [teamSlug, streamIdFor(teamSlug, streamSlug)],
       );
       if (!r) return null;
       const team = { id: r.teamId, slug: teamSlug, autoCreateStreams: r.autoCreateStreams, rateLimitPerMinute: r.rateLimitPerMinute };
@@ -142,6 +144,6 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
 /** The stream's allowed origins, for CORS on responses that failed before authorization. */
 export async function allowedOriginsOf(teamSlug: string, streamSlug: string, db: DbTx = defaultDb()): Promise<string[]> {
   if (!isSlug(teamSlug) || !isSlug(streamSlug)) return [];
-  const stream = await db.stream.findFirst({ where: { slug: streamSlug, team: { slug: teamSlug } }, select: { allowedOrigins: true } });
+  const stream = await db.stream.findUnique({ where: { id: streamIdFor(teamSlug, streamSlug) }, select: { allowedOrigins: true } });
   return stream?.allowedOrigins ?? [];
 }

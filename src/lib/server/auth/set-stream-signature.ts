@@ -5,8 +5,9 @@ import { AppError } from '../errors.ts';
 import { randomToken } from '../crypto.ts';
 import { invalidate } from './auth-cache.ts';
 import type { SignatureScheme } from '../../schemas/stream-signature.ts';
+import { streamIdFor } from '../streams/stream-id.ts';
 
-export type SetStreamSignatureOptions = { teamId: string; slug: string; scheme: SignatureScheme | null; secret?: string; db?: DbTx };
+export type SetStreamSignatureOptions = { teamId: string; teamSlug: string; slug: string; scheme: SignatureScheme | null; secret?: string; db?: DbTx };
 
 /** A fresh secret for a scheme whose secret Pipet may choose (Stripe chooses its own). */
 export function newInboundSecret(scheme: Exclude<SignatureScheme, 'stripe'>): string {
@@ -14,10 +15,10 @@ export function newInboundSecret(scheme: Exclude<SignatureScheme, 'stripe'>): st
   return randomToken(32);
 }
 
-export async function setStreamSignature({ teamId, slug, scheme, secret, db = defaultDb() }: SetStreamSignatureOptions): Promise<{ scheme: SignatureScheme | null; secret: string | null }> {
+export async function setStreamSignature({ teamId, teamSlug, slug, scheme, secret, db = defaultDb() }: SetStreamSignatureOptions): Promise<{ scheme: SignatureScheme | null; secret: string | null }> {
   if (scheme === 'stripe' && !secret) throw new AppError('bad_request', "Stripe makes the secret: paste the endpoint's signing secret (whsec_…) from Stripe's dashboard.");
   const value = scheme === null ? null : (secret ?? newInboundSecret(scheme as Exclude<SignatureScheme, 'stripe'>));
-  const { count } = await db.stream.updateMany({ where: { teamId, slug }, data: { signatureScheme: scheme, signatureSecret: value } });
+  const { count } = await db.stream.updateMany({ where: { id: streamIdFor(teamSlug, slug), teamId }, data: { signatureScheme: scheme, signatureSecret: value } });
   if (count === 0) throw new AppError('not_found', `No stream \`${slug}\`.`);
   await invalidate({ kind: 'team', id: teamId });
   return { scheme, secret: value };

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { SchemaEngine, type MigrationList } from '@prisma/schema-engine-wasm';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { splitSqlScript } from './split-sql.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../../..');
 export const SCHEMA_PATH = join(ROOT, 'prisma/schema.prisma');
@@ -25,6 +26,28 @@ function patchCharColumns(adapter: object): void {
         return result;
       };
       charPatched = true;
+      return;
+    }
+  }
+}
+
+// adapter-pg splits a migration script at every `;`, even inside a function's $$ body or a comment:
+// split where statements end instead (the native engine sends the script whole).
+let scriptPatched = false;
+function patchExecuteScript(adapter: object): void {
+  if (scriptPatched) return;
+  for (let proto = Object.getPrototypeOf(adapter); proto; proto = Object.getPrototypeOf(proto)) {
+    if (Object.hasOwn(proto, 'executeScript')) {
+      proto.executeScript = async function (this: { client: { query(sql: string): Promise<unknown> }; onError(error: unknown): never }, script: string) {
+        for (const statement of splitSqlScript(script)) {
+          try {
+            await this.client.query(statement);
+          } catch (error) {
+            this.onError(error);
+          }
+        }
+      };
+      scriptPatched = true;
       return;
     }
   }
@@ -56,6 +79,7 @@ async function withEngine<T>(connectionString: string, run: (engine: SchemaEngin
   factory.connect = async () => {
     const adapter = await originalConnect();
     patchCharColumns(adapter);
+    patchExecuteScript(adapter);
     opened.push(adapter);
     return adapter;
   };

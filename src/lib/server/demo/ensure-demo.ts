@@ -5,6 +5,7 @@ import { db as defaultDb, type Db } from '../db/client.ts';
 import { env } from '../env.ts';
 import { upsertReducer } from '../reducers/manage-reducer.ts';
 import { newSigningSecret } from '../teams/create-team.ts';
+import { streamIdFor } from '../streams/stream-id.ts';
 
 export const DEMO_REDUCER = 'counter';
 export const DEMO_BUTTONS = ['ship', 'like', 'bug'] as const;
@@ -46,9 +47,10 @@ export async function ensureDemo({ db = defaultDb() }: EnsureDemoOptions = {}): 
   }
   if (!team || team._count.members > 0) return null;
   const settings = { publicRead: true, publicWrite: true };
+  const id = streamIdFor(where.team, where.stream);
   const stream = await db.stream.upsert({
-    where: { teamId_slug: { teamId: team.id, slug: where.stream } },
-    create: { teamId: team.id, slug: where.stream, name: 'Playground', ...settings },
+    where: { id },
+    create: { id, teamId: team.id, slug: where.stream, name: 'Playground', ...settings },
     update: settings,
     select: { id: true, reducers: { where: { name: DEMO_REDUCER }, select: { id: true } } },
   });

@@ -17,7 +17,7 @@ const EARLY_TOLERANCE_MS = 1_000;
 
 type EffectRow = { id: string; teamId: string; streamId: string; kind: EffectKind; payload: unknown; attempts: number; createdAt: Date; team: { signingSecret: string } };
 
-export type DeliverEffectOptions = { effectId: string; db?: Db };
+export type DeliverEffectOptions = { streamId: string; effectId: string; db?: Db };
 export type DeliverEffectResult =
   | { outcome: 'missing' | 'not_due' | 'busy' }
   | { outcome: 'paused'; until: Date }
@@ -29,8 +29,10 @@ export type DeliverEffectResult =
  * left alone, and a conditional claim (a lease on `nextAttemptAt`) lets only one worker attempt at
  * a time. A worker dying mid-attempt leaves the lease to expire; the sweep then retries.
  */
-export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffectOptions): Promise<DeliverEffectResult> {
-  const effect = await db.effect.findUnique({ where: { id: effectId }, include: { team: { select: { signingSecret: true } } } });
+export async function deliverEffect({ streamId, effectId, db = defaultDb() }: DeliverEffectOptions): Promise<DeliverEffectResult> {
+  // Every statement by the effect's key (streamId, id): one shard, and the attempt's transaction one node.
+  const key = { streamId_id: { streamId, id: effectId } };
+  const effect = await db.effect.findUnique({ where: key, include: { team: { select: { signingSecret: true } } } });
   if (!effect) return { outcome: 'missing' };
   if (effect.status !== 'pending') return { outcome: 'skipped', status: effect.status };
 
@@ -39,7 +41,7 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
     // The first attempt is due when the kind says (a timer: its dueAt); a row stored earlier is corrected.
     const due = safeDueAt(effect);
     if (due && due.getTime() > effect.nextAttemptAt.getTime() + EARLY_TOLERANCE_MS) {
-      const moved = await db.effect.updateMany({ where: { id: effectId, status: 'pending', attempts: 0 }, data: { nextAttemptAt: due } });
+      const moved = await db.effect.updateMany({ where: { streamId, id: effectId, status: 'pending', attempts: 0 }, data: { nextAttemptAt: due } });
       if (moved.count === 1) await enqueueEffect({ ...effect, nextAttemptAt: due });
       return { outcome: 'not_due' };
     }
@@ -52,7 +54,7 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
   if (pausedUntil) {
     const until = new Date(pausedUntil);
     const moved = await db.effect.updateMany({
-      where: { id: effectId, status: 'pending', attempts: effect.attempts, nextAttemptAt: { lte: new Date(now + EARLY_TOLERANCE_MS) } },
+      where: { streamId, id: effectId, status: 'pending', attempts: effect.attempts, nextAttemptAt: { lte: new Date(now + EARLY_TOLERANCE_MS) } },
       data: { nextAttemptAt: until, lastError: `Paused: ${destination} failed ${breaker().failuresOf(destination!)} times in a row; the next attempt waits until ${until.toISOString()}.` },
     });
     if (moved.count === 1) await enqueueEffect({ ...effect, nextAttemptAt: until });
@@ -61,7 +63,7 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
 
   const lease = new Date(now + env().WEBHOOK_TIMEOUT_MS + 60_000);
   const claimed = await db.effect.updateMany({
-    where: { id: effectId, status: 'pending', attempts: effect.attempts, nextAttemptAt: { lte: new Date(now + EARLY_TOLERANCE_MS) } },
+    where: { streamId, id: effectId, status: 'pending', attempts: effect.attempts, nextAttemptAt: { lte: new Date(now + EARLY_TOLERANCE_MS) } },
     data: { nextAttemptAt: lease },
   });
   if (claimed.count === 0) return { outcome: 'busy' };
@@ -75,10 +77,10 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
   const error = attempt.error?.slice(0, 2000);
   await db.$transaction([
     db.effectAttempt.create({
-      data: { effectId, startedAt, durationMs, statusCode: attempt.statusCode ?? null, error: error ?? null, responseExcerpt: attempt.responseExcerpt?.slice(0, EXCERPT_CHARS) ?? null },
+      data: { streamId, effectId, startedAt, durationMs, statusCode: attempt.statusCode ?? null, error: error ?? null, responseExcerpt: attempt.responseExcerpt?.slice(0, EXCERPT_CHARS) ?? null },
     }),
     db.effect.update({
-      where: { id: effectId },
+      where: key,
       data: {
         attempts,
         status: step.status,
@@ -89,10 +91,19 @@ export async function deliverEffect({ effectId, db = defaultDb() }: DeliverEffec
     }),
   ]);
   if (step.status === 'pending') {
-    await enqueueEffect({ id: effectId, teamId: effect.teamId, kind: effect.kind, nextAttemptAt: step.nextAttemptAt, attempts });
+    await enqueueEffect({ id: effectId, teamId: effect.teamId, streamId, kind: effect.kind, nextAttemptAt: step.nextAttemptAt, attempts });
     return { outcome: 'pending', attempts, nextAttemptAt: step.nextAttemptAt };
   }
   return { outcome: step.status, attempts };
+}
+
+/**
+ * The stream of an effect whose job was queued before jobs carried it: looked up once by team,
+ * which reads every shard on Citus. Only such old jobs come here; null when the effect is gone.
+ */
+export async function resolveStreamId({ effectId, teamId, db = defaultDb() }: { effectId: string; teamId: string; db?: Db }): Promise<string | null> {
+  const effect = await db.effect.findFirst({ where: { id: effectId, teamId }, select: { streamId: true } });
+  return effect?.streamId ?? null;
 }
 
 let circuits: CircuitBreaker | undefined;

@@ -6,7 +6,7 @@ import type { EffectKind } from '../../schemas/vocabulary.ts';
 import { specOf } from './kinds/index.ts';
 
 /** What enqueueing needs of an Effect row: when its next attempt is due (default now), and which attempt it is. */
-export type EnqueueableEffect = { id: string; teamId: string; kind: EffectKind; nextAttemptAt?: Date; attempts?: number };
+export type EnqueueableEffect = { id: string; teamId: string; streamId: string; kind: EffectKind; nextAttemptAt?: Date; attempts?: number };
 
 /**
  * The job id of an effect's next attempt. It names the attempt, so a retry scheduled while the
@@ -22,7 +22,7 @@ export async function enqueueEffect(effect: EnqueueableEffect): Promise<boolean>
   const queue = specOf(effect.kind).queue;
   if (queue === 'none') return true;
   const delay = Math.max(0, (effect.nextAttemptAt?.getTime() ?? Date.now()) - Date.now());
-  return enqueue(queue, effectJobId(effect), { effectId: effect.id, teamId: effect.teamId }, delay);
+  return enqueue(queue, effectJobId(effect), { effectId: effect.id, teamId: effect.teamId, streamId: effect.streamId }, delay);
 }
 
 export async function enqueueEffects(effects: EnqueueableEffect[]): Promise<void> {
@@ -37,7 +37,7 @@ export async function reEnqueueEffect(effect: EnqueueableEffect): Promise<boolea
   const name = specOf(effect.kind).queue;
   if (name === 'none') return true;
   try {
-    const existing = await queueFor(name, { effectId: effect.id, teamId: effect.teamId }).getJob(effectJobId(effect));
+    const existing = await queueFor(name, { effectId: effect.id, teamId: effect.teamId, streamId: effect.streamId }).getJob(effectJobId(effect));
     if (existing && (await existing.isFailed())) await existing.remove();
   } catch {
     return false;

@@ -21,7 +21,7 @@ export async function explainEffect({ streamId, reducerId, version, eventIndex }
   try {
     const [event, before, after] = await Promise.all([
       readEvent({ streamId, index: eventIndex }),
-      eventIndex > 0 ? stateAt({ stream: ref, reducerId, index: eventIndex - 1, version }).then((s) => s.stateJson) : initialStateOf(reducerId, version),
+      eventIndex > 0 ? stateAt({ stream: ref, reducerId, index: eventIndex - 1, version }).then((s) => s.stateJson) : initialStateOf(streamId, reducerId, version),
       stateAt({ stream: ref, reducerId, index: eventIndex, version }).then((s) => s.stateJson),
     ]);
     return {

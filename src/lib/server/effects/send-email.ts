@@ -45,7 +45,8 @@ export type SendEmailResult = { id: string; status: 'sent' | 'stored'; messageId
  */
 export async function sendEmail({ teamId, email, effectId, db = defaultDb() }: SendEmailOptions): Promise<SendEmailResult> {
   const parsed = EmailInput.parse(email);
-  const existing = effectId ? await db.emailMessage.findUnique({ where: { effectId } }) : null;
+  // By (teamId, …): EmailMessage is distributed by team on Citus, so every statement here is one shard.
+  const existing = effectId ? await db.emailMessage.findUnique({ where: { teamId_effectId: { teamId, effectId } } }) : null;
   if (existing?.status === 'sent') return { id: existing.id, status: 'sent' };
   const team = await db.team.findUniqueOrThrow({ where: { id: teamId }, select: { id: true, name: true, emailFrom: true, emailQuotaPerDay: true } });
   const sender = await teamEmailSender(team, db);
@@ -55,19 +56,19 @@ export async function sendEmail({ teamId, email, effectId, db = defaultDb() }: S
   if (!existing) await checkQuota(teamId, team.emailQuotaPerDay ?? env().EMAIL_QUOTA_PER_DAY, db);
   const data = { teamId, effectId, from, to: parsed.to, subject: parsed.subject, text: parsed.text, html: parsed.html, replyTo };
   const row = existing
-    ? await db.emailMessage.update({ where: { id: existing.id }, data: { from, replyTo: replyTo ?? null } })
+    ? await db.emailMessage.update({ where: { teamId_id: { teamId, id: existing.id } }, data: { from, replyTo: replyTo ?? null } })
     : effectId
-      ? await db.emailMessage.upsert({ where: { effectId }, create: data, update: {} })
+      ? await db.emailMessage.upsert({ where: { teamId_effectId: { teamId, effectId } }, create: data, update: {} })
       : await db.emailMessage.create({ data });
   if (row.status === 'sent') return { id: row.id, status: 'sent' };
   const transporter = smtp();
   if (!transporter) return { id: row.id, status: 'stored' };
   try {
     const info = await transporter.sendMail({ from: sender.from, to: parsed.to, subject: parsed.subject, text: parsed.text, html: parsed.html, replyTo });
-    await db.emailMessage.update({ where: { id: row.id }, data: { status: 'sent', sentAt: new Date(), error: null } });
+    await db.emailMessage.update({ where: { teamId_id: { teamId, id: row.id } }, data: { status: 'sent', sentAt: new Date(), error: null } });
     return { id: row.id, status: 'sent', messageId: info.messageId };
   } catch (error) {
-    await db.emailMessage.update({ where: { id: row.id }, data: { status: 'failed', error: (error as Error).message.slice(0, 1000) } });
+    await db.emailMessage.update({ where: { teamId_id: { teamId, id: row.id } }, data: { status: 'failed', error: (error as Error).message.slice(0, 1000) } });
     throw error;
   }
 }

@@ -88,7 +88,7 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
       async authenticate() {
         const grant = await authorizeStream(ask);
         // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
-        const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, slug: grant.createSlug, select: STREAM_FIELDS }));
+        const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, teamSlug: grant.team.slug, slug: grant.createSlug, select: STREAM_FIELDS }));
         // Anonymous callers share a limit per client address; keys and signed-in users have their own.
         const principal = grant.principal === 'anon' ? `anon:${event.getClientAddress()}` : grant.principal;
         return { ...grant, stream, principal };

@@ -7,8 +7,11 @@ import { z } from 'zod';
 import type { DefaultJobOptions } from 'bullmq';
 
 export const FoldJob = z.object({ streamId: z.string().uuid(), teamId: z.string().uuid() });
-export const EffectJob = z.object({ effectId: z.string().min(1), teamId: z.string().uuid() });
-export const PreviewJob = z.object({ previewId: z.string().uuid(), teamId: z.string().uuid() });
+// An effect is found by (streamId, effectId), its key, so its every statement stays on one shard
+// (docs/scaling-citus.md). `streamId` is optional only for jobs queued before it was added: those
+// find their stream once, by team (deliver-effect.ts, `resolveStreamId`).
+export const EffectJob = z.object({ effectId: z.string().min(1), teamId: z.string().uuid(), streamId: z.string().uuid().optional() });
+export const PreviewJob = z.object({ previewId: z.string().uuid(), teamId: z.string().uuid(), streamId: z.string().uuid() });
 
 export const QUEUES = {
   fold: {

@@ -6,12 +6,13 @@ import { AppError } from '../errors.ts';
 import { wakeFold } from '../queue/enqueue.ts';
 import { findRecipe, RECIPES } from './index.ts';
 import { createReducer } from '../reducers/manage-reducer.ts';
-import { assertStreamCapacity } from '../streams/ensure-stream.ts';
+import { assertStreamCapacity, insertStream } from '../streams/ensure-stream.ts';
+import { streamIdFor } from '../streams/stream-id.ts';
 
-export type InstallRecipeOptions = { teamId: string; recipe: string; params: unknown; db?: Db };
+export type InstallRecipeOptions = { teamId: string; teamSlug: string; recipe: string; params: unknown; db?: Db };
 export type InstallRecipeResult = { recipe: string; streams: { slug: string; created: boolean }[]; reducers: { stream: string; name: string }[] };
 
-export async function installRecipe({ teamId, recipe: name, params, db = defaultDb() }: InstallRecipeOptions): Promise<InstallRecipeResult> {
+export async function installRecipe({ teamId, teamSlug, recipe: name, params, db = defaultDb() }: InstallRecipeOptions): Promise<InstallRecipeResult> {
   const recipe = findRecipe(name);
   if (!recipe) throw new AppError('not_found', `No recipe \`${name}\`. Recipes: ${RECIPES.map((r) => r.name).join(', ')}.`);
   const parsed = recipe.params.safeParse(params ?? {});
@@ -21,9 +22,17 @@ export async function installRecipe({ teamId, recipe: name, params, db = default
   const result = await db.$transaction(async (tx) => {
     const streams = new Map<string, { id: string; length: number; created: boolean }>();
     for (const s of plan.streams) {
-      const existing = await tx.stream.findUnique({ where: { teamId_slug: { teamId, slug: s.slug } }, select: { id: true, length: true } });
-      if (!existing) await assertStreamCapacity(teamId, tx);
-      streams.set(s.slug, existing ? { ...existing, created: false } : { ...(await tx.stream.create({ data: { teamId, slug: s.slug, name: s.name }, select: { id: true, length: true } })), created: true });
+      const id = streamIdFor(teamSlug, s.slug);
+      const existing = await tx.stream.findUnique({ where: { id }, select: { id: true, length: true } });
+      if (existing) {
+        streams.set(s.slug, { ...existing, created: false });
+        continue;
+      }
+      await assertStreamCapacity(teamId, tx);
+      if (!(await insertStream({ teamId, teamSlug, slug: s.slug, name: s.name }, tx))) {
+        throw new AppError('conflict', `Stream \`${s.slug}\` was created meanwhile; install the recipe again to use it.`);
+      }
+      streams.set(s.slug, { id, length: 0, created: true });
     }
     for (const r of plan.reducers) {
       const stream = streams.get(r.stream)!;

@@ -4,6 +4,8 @@
 //
 // A round is two reads (every reducer's track, then the events the furthest-behind one needs) and
 // one commit statement per reducer that folded, the reducers' folds and commits running side by side.
+// Every statement is filtered by the stream and joins its tables on (streamId, reducerId): on Citus
+// each one runs on the stream's shard alone (docs/scaling-citus.md).
 import { db as defaultDb, sql, type Db } from '../db/client.ts';
 import { readEvents } from '../streams/read-events.ts';
 import { foldSlice, type FoldResult, type RecordedEffect, type SandboxEvent } from './sandbox/index.ts';
@@ -29,7 +31,7 @@ export async function foldStream({ streamId, batchSize = 1000, timeBudgetMs = 1_
     if (!loaded) return { folded, more: false };
     const { stream, tracks } = loaded;
     // Replays that reached the head take over; the rest fold from their cursors.
-    await Promise.all(tracks.filter((t) => t.replay && t.cursor >= stream.length).map((t) => promoteReplay(t)));
+    await Promise.all(tracks.filter((t) => t.replay && t.cursor >= stream.length).map((t) => promoteReplay(streamId, t)));
     const behind = tracks.filter((t) => t.cursor < stream.length);
     if (behind.length === 0) return { folded, more: false };
     const from = Math.min(...behind.map((t) => t.cursor));
@@ -46,8 +48,8 @@ export async function foldStream({ streamId, batchSize = 1000, timeBudgetMs = 1_
 export async function streamBehind(streamId: string): Promise<boolean> {
   const [row] = await sql<{ behind: boolean }>(
     `SELECT EXISTS (
-       SELECT 1 FROM "ReducerState" rs JOIN "Reducer" r ON r.id = rs."reducerId" JOIN "Stream" s ON s.id = r."streamId"
-       WHERE s.id = $1::uuid AND r.enabled AND rs.status = 'active' AND (rs.cursor < s.length OR rs."replayVersion" IS NOT NULL)) AS behind`,
+       SELECT 1 FROM "ReducerState" rs JOIN "Reducer" r ON r."streamId" = rs."streamId" AND r.id = rs."reducerId" JOIN "Stream" s ON s.id = r."streamId"
+       WHERE s.id = $1::uuid AND rs."streamId" = $1::uuid AND r.enabled AND rs.status = 'active' AND (rs.cursor < s.length OR rs."replayVersion" IS NOT NULL)) AS behind`,
     [streamId],
   );
   return row?.behind ?? false;
@@ -63,7 +65,7 @@ async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: T
             rs."suppressUntil", rs."replayVersion", rs."replayCursor", rs."replayState"::text AS "replayState", rs."replayUntil"
      FROM "Stream" s JOIN "Team" t ON t.id = s."teamId"
      LEFT JOIN "Reducer" r ON r."streamId" = s.id AND r.enabled
-     LEFT JOIN "ReducerState" rs ON rs."reducerId" = r.id AND rs.status = 'active'
+     LEFT JOIN "ReducerState" rs ON rs."streamId" = r."streamId" AND rs."reducerId" = r.id AND rs.status = 'active'
      WHERE s.id = $1::uuid`,
     [streamId],
   );
@@ -92,7 +94,7 @@ async function foldTrack({ track, stream, events: available, db }: { track: Trac
   const boundary = (Math.floor(track.cursor / every) + 1) * every;
   const events = available.slice(0, boundary - track.cursor);
   if (events.length === 0) return 0;
-  const code = await loadReducerCode(track.reducerId, track.version, db);
+  const code = await loadReducerCode(stream.id, track.reducerId, track.version, db);
   const result = await foldSlice({
     tenant: stream.teamId,
     cacheKey: `${track.reducerId}:${track.version}`,
@@ -105,11 +107,11 @@ async function foldTrack({ track, stream, events: available, db }: { track: Trac
   const pending = await commitBatch({ track, stream, result, snapshot });
   if (pending === null) return 0;
   // Best effort, after commit: the rows are stored, and the sweep enqueues whatever this misses.
-  await enqueueEffects(pending);
+  await enqueueEffects(pending.map((e) => ({ ...e, streamId: stream.id })));
   const next = track.cursor + result.folded;
   // Waiters on `?after=` read the state when told it passed their event, or that the reducer stopped.
   if (!track.replay && (result.folded > 0 || result.error)) await publish(channelFor('folded', track.reducerId), result.error ? `stopped:${next}` : String(next));
-  if (track.replay && !result.error && next >= stream.length) await promoteReplay({ ...track, cursor: next });
+  if (track.replay && !result.error && next >= stream.length) await promoteReplay(stream.id, { ...track, cursor: next });
   // An error stops this reducer; a slice that yielded leaves the rest for the next round.
   return result.error ? 0 : result.folded;
 }
@@ -127,38 +129,12 @@ type StoredEffect = {
 };
 
 // The new state, cursor, error (if the batch stopped on one), the batch's effects, the pending
-// timers its keyed timers and cancel()s replace, and a snapshot at a boundary, in one statement:
-// nothing but the guarded update happens unless it matched, so a lost race writes nothing.
-const COMMIT_SQL = (track: 'live' | 'replay') => `
-  WITH upd AS (
-    UPDATE "ReducerState" SET
-      ${track === 'live' ? `state = $2::jsonb, cursor = $3` : `"replayState" = $2::jsonb, "replayCursor" = $3`},
-      status = CASE WHEN $6::text IS NULL THEN status ELSE 'errored'::"ReducerStatus" END,
-      "errorMessage" = CASE WHEN $6::text IS NULL THEN "errorMessage" ELSE $6 END,
-      "errorStack" = CASE WHEN $6::text IS NULL THEN "errorStack" ELSE $7 END,
-      "errorIndex" = CASE WHEN $6::text IS NULL THEN "errorIndex" ELSE $8::int END,
-      "erroredAt" = CASE WHEN $6::text IS NULL THEN "erroredAt" ELSE now() END,
-      "updatedAt" = now()
-    WHERE "reducerId" = $1::uuid AND ${track === 'live' ? `version = $4 AND cursor = $5 AND "replayVersion" IS NULL` : `"replayVersion" = $4 AND "replayCursor" = $5`}
-    RETURNING 1
-  ), fx AS (
-    INSERT INTO "Effect" (id, "teamId", "streamId", "reducerId", version, "eventIndex", ordinal, kind, payload, status, "nextAttemptAt", key)
-    SELECT e.id, $9::uuid, $10::uuid, $1::uuid, $4, e.idx, e.ord, e.kind::"EffectKind", e.payload::jsonb, e.status::"EffectStatus", e.next, e.key
-    FROM unnest($11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[]) AS e(id, idx, ord, kind, payload, status, next, key)
-    WHERE EXISTS (SELECT 1 FROM upd)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING 1
-  ), replaced AS (
-    UPDATE "Effect" SET status = 'cancelled'
-    WHERE "reducerId" = $1::uuid AND kind = 'timer' AND status = 'pending' AND key = ANY($19::text[]) AND EXISTS (SELECT 1 FROM upd)
-    RETURNING 1
-  ), snap AS (
-    INSERT INTO "ReducerSnapshot" ("streamId", "reducerId", version, folded, state)
-    SELECT $10::uuid, $1::uuid, $4, $20::int, $2::jsonb WHERE $20::int IS NOT NULL AND EXISTS (SELECT 1 FROM upd)
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-  )
-  SELECT (SELECT count(*) FROM upd)::int AS updated`;
+// timers its keyed timers and cancel()s replace, and a snapshot at a boundary, in one call of
+// `pipet_commit_fold` (migration citus_keys): nothing but the guarded update happens unless it
+// matched, so a lost race writes nothing. One round trip, and on Citus one node: the function is
+// delegated to the stream's shard (docs/scaling-citus.md).
+const COMMIT_SQL = `SELECT pipet_commit_fold($1::uuid, $2::uuid, $3::boolean, $4::jsonb, $5::int, $6::int, $7::int, $8::text, $9::text, $10::int, $11::uuid,
+  $12::text[], $13::int[], $14::int[], $15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::text[], $20::text[], $21::int) AS committed`;
 
 /** Commits one folded batch; the effects to enqueue, or null when another worker got there first. */
 async function commitBatch({ track, stream, result, snapshot }: { track: Track; stream: Stream; result: FoldResult; snapshot: number | null }): Promise<StoredEffect[] | null> {
@@ -188,8 +164,10 @@ async function commitBatch({ track, stream, result, snapshot }: { track: Track; 
   });
   // Keys whose pending timers from earlier batches this batch replaces (history, being suppressed, replaces nothing).
   const replacedKeys = [...new Set(effects.filter((e) => e.key !== null && e.status !== 'suppressed').map((e) => e.key!))];
-  const [row] = await sql<{ updated: number }>(COMMIT_SQL(track.replay ? 'replay' : 'live'), [
+  const [row] = await sql<{ committed: boolean }>(COMMIT_SQL, [
+    stream.id,
     track.reducerId,
+    track.replay,
     result.stateJson,
     track.cursor + result.folded,
     track.version,
@@ -198,7 +176,6 @@ async function commitBatch({ track, stream, result, snapshot }: { track: Track; 
     result.error?.stack ?? null,
     result.error?.index ?? null,
     stream.teamId,
-    stream.id,
     effects.map((e) => e.id),
     effects.map((e) => e.eventIndex),
     effects.map((e) => e.ordinal),
@@ -210,19 +187,19 @@ async function commitBatch({ track, stream, result, snapshot }: { track: Track; 
     replacedKeys,
     snapshot,
   ]);
-  if (row?.updated !== 1) return null;
+  if (row?.committed !== true) return null;
   return effects.filter((e) => e.status === 'pending');
 }
 
 /** The replay caught up with the stream: its state becomes the live one. */
-async function promoteReplay(track: Track): Promise<void> {
+async function promoteReplay(streamId: string, track: Track): Promise<void> {
   const [row] = await sql<{ promoted: number }>(
     `WITH p AS (
        UPDATE "ReducerState" SET state = "replayState", cursor = "replayCursor", version = "replayVersion", "suppressUntil" = "replayUntil",
          "replayState" = NULL, "replayCursor" = NULL, "replayVersion" = NULL, "replayUntil" = NULL, "updatedAt" = now()
-       WHERE "reducerId" = $1::uuid AND "replayVersion" = $2 AND "replayCursor" = $3 RETURNING 1)
+       WHERE "streamId" = $4::uuid AND "reducerId" = $1::uuid AND "replayVersion" = $2 AND "replayCursor" = $3 RETURNING 1)
      SELECT count(*)::int AS promoted FROM p`,
-    [track.reducerId, track.version, track.cursor],
+    [track.reducerId, track.version, track.cursor, streamId],
   );
   if (row?.promoted === 1) await publish(channelFor('folded', track.reducerId), String(track.cursor));
 }

@@ -38,25 +38,25 @@ export async function upsertReducer({ streamId, name, code, initialState = null,
       const reducer = await createReducer(tx, { streamId, name, code, initialState, streamLength: stream.length });
       return { reducer, created: true, changed: true };
     }
-    const [live] = await tx.$queryRaw<{ version: number; cursor: number }[]>`SELECT version, cursor FROM "ReducerState" WHERE "reducerId" = ${existing.id}::uuid FOR UPDATE`;
+    const [live] = await tx.$queryRaw<{ version: number; cursor: number }[]>`SELECT version, cursor FROM "ReducerState" WHERE "streamId" = ${streamId}::uuid AND "reducerId" = ${existing.id}::uuid FOR UPDATE`;
     const sameCode = existing.code === code && JSON.stringify(existing.initialState) === JSON.stringify(initialState ?? null);
     if (sameCode && !replay) return { reducer: existing, created: false, changed: false };
     const version = existing.version + 1;
     // A replay folds from the initial state at 0; "from here" continues the live version's state at its cursor.
     const lineage = replay ? { startIndex: 0, basedOn: null } : { startIndex: live.cursor, basedOn: live.version };
-    await tx.reducerVersion.create({ data: { reducerId: existing.id, version, code, initialState: jsonValue(initialState), ...lineage } });
-    const reducer = await tx.reducer.update({ where: { id: existing.id }, data: { code, initialState: jsonValue(initialState), version } });
+    await tx.reducerVersion.create({ data: { streamId, reducerId: existing.id, version, code, initialState: jsonValue(initialState), ...lineage } });
+    const reducer = await tx.reducer.update({ where: { streamId_id: { streamId, id: existing.id } }, data: { code, initialState: jsonValue(initialState), version } });
     const clearError = { status: 'active' as const, errorMessage: null, errorStack: null, errorIndex: null, erroredAt: null };
     if (replay) {
       await tx.reducerState.update({
-        where: { reducerId: existing.id },
+        where: { streamId_reducerId: { streamId, reducerId: existing.id } },
         data: { ...clearError, replayVersion: version, replayState: jsonValue(initialState), replayCursor: 0, replayUntil: stream.length },
       });
     } else {
       // Continue from here: the new code takes over at the live cursor (after a fix, that is the
       // failing event). A replay in progress is abandoned.
       await tx.reducerState.update({
-        where: { reducerId: existing.id },
+        where: { streamId_reducerId: { streamId, reducerId: existing.id } },
         data: { ...clearError, version, replayVersion: null, replayState: Prisma.DbNull, replayCursor: null, replayUntil: null },
       });
     }
@@ -85,27 +85,27 @@ export function createReducer(tx: DbTx, { streamId, name, code, initialState, st
 }
 
 /** Replays the current code from index 0 as a new version; the old state stays readable meanwhile. */
-export async function replayReducer({ reducerId, db = defaultDb() }: { reducerId: string; db?: Db }) {
-  const reducer = await db.reducer.findUniqueOrThrow({ where: { id: reducerId } });
+export async function replayReducer({ streamId, reducerId, db = defaultDb() }: { streamId: string; reducerId: string; db?: Db }) {
+  const reducer = await db.reducer.findUniqueOrThrow({ where: { streamId_id: { streamId, id: reducerId } } });
   return upsertReducer({ streamId: reducer.streamId, name: reducer.name, code: reducer.code, initialState: reducer.initialState, replay: true, db });
 }
 
 /** After a fix (or a transient failure): retry the failing event. */
-export async function resumeReducer({ reducerId, db = defaultDb() }: { reducerId: string; db?: Db }) {
-  const state = await db.reducerState.findUniqueOrThrow({ where: { reducerId }, include: { reducer: { select: { streamId: true, stream: { select: { teamId: true } } } } } });
+export async function resumeReducer({ streamId, reducerId, db = defaultDb() }: { streamId: string; reducerId: string; db?: Db }) {
+  const state = await db.reducerState.findUniqueOrThrow({ where: { streamId_reducerId: { streamId, reducerId } }, include: { reducer: { select: { streamId: true, stream: { select: { teamId: true } } } } } });
   if (state.status !== 'errored') throw new AppError('conflict', 'This reducer is not stopped on an error.');
-  await db.reducerState.update({ where: { reducerId }, data: { status: 'active', errorMessage: null, errorStack: null, errorIndex: null, erroredAt: null } });
+  await db.reducerState.update({ where: { streamId_reducerId: { streamId, reducerId } }, data: { status: 'active', errorMessage: null, errorStack: null, errorIndex: null, erroredAt: null } });
   await wakeFold({ streamId: state.reducer.streamId, teamId: state.reducer.stream.teamId });
 }
 
 /** Skips the failing event (recorded in `skipped`) and goes on from the next one. */
-export async function skipFailingEvent({ reducerId, db = defaultDb() }: { reducerId: string; db?: Db }) {
-  const state = await db.reducerState.findUniqueOrThrow({ where: { reducerId }, include: { reducer: { select: { streamId: true, stream: { select: { teamId: true } } } } } });
+export async function skipFailingEvent({ streamId, reducerId, db = defaultDb() }: { streamId: string; reducerId: string; db?: Db }) {
+  const state = await db.reducerState.findUniqueOrThrow({ where: { streamId_reducerId: { streamId, reducerId } }, include: { reducer: { select: { streamId: true, stream: { select: { teamId: true } } } } } });
   if (state.status !== 'errored' || state.errorIndex === null) throw new AppError('conflict', 'This reducer is not stopped on an error.');
   const next = state.errorIndex + 1;
   const replaying = state.replayVersion !== null;
   const { count } = await db.reducerState.updateMany({
-    where: { reducerId, status: 'errored', errorIndex: state.errorIndex },
+    where: { streamId, reducerId, status: 'errored', errorIndex: state.errorIndex },
     data: {
       status: 'active',
       errorMessage: null,

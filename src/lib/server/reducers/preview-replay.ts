@@ -16,8 +16,8 @@ import { stateAt } from './state-at.ts';
 export type PreviewEffect = { id: string; eventIndex: number; ordinal: number; kind: string; summary: string; payload: unknown; suppressed: true };
 
 /** Starts a preview of `code` replayed over the reducer's stream; the worker's `preview` queue folds it. */
-export async function startReplayPreview({ reducerId, code, initialState, db = defaultDb() }: { reducerId: string; code: string; initialState: unknown; db?: Db }) {
-  const reducer = await db.reducer.findUniqueOrThrow({ where: { id: reducerId }, select: { streamId: true, version: true, stream: { select: { teamId: true, length: true } } } });
+export async function startReplayPreview({ streamId, reducerId, code, initialState, db = defaultDb() }: { streamId: string; reducerId: string; code: string; initialState: unknown; db?: Db }) {
+  const reducer = await db.reducer.findUniqueOrThrow({ where: { streamId_id: { streamId, id: reducerId } }, select: { streamId: true, version: true, stream: { select: { teamId: true, length: true } } } });
   return db.replayPreview.create({
     data: {
       reducerId,
@@ -28,14 +28,15 @@ export async function startReplayPreview({ reducerId, code, initialState, db = d
       initialState: initialState === null || initialState === undefined ? Prisma.JsonNull : (initialState as Prisma.InputJsonValue),
       until: reducer.stream.length,
     },
-    select: { id: true, until: true, version: true },
+    select: { id: true, streamId: true, until: true, version: true },
   });
 }
 
 /** Folds a preview to its end; progress is stored as it goes. Safe to run again (it starts over). */
-export async function runReplayPreview({ previewId, db = defaultDb() }: { previewId: string; db?: Db }): Promise<void> {
+export async function runReplayPreview({ streamId, previewId, db = defaultDb() }: { streamId: string; previewId: string; db?: Db }): Promise<void> {
+  const key = { streamId_id: { streamId, id: previewId } };
   const p = await db.replayPreview.findUnique({
-    where: { id: previewId },
+    where: key,
     include: { reducer: { select: { name: true, stream: { select: { slug: true, team: { select: { slug: true } } } } } } },
   });
   if (!p || p.status !== 'running') return;
@@ -47,7 +48,7 @@ export async function runReplayPreview({ previewId, db = defaultDb() }: { previe
   let lastReport = Date.now();
   const stream = { team: p.reducer.stream.team.slug, name: p.reducer.stream.slug };
   const fail = (error: { message: string; index: number | null }) =>
-    db.replayPreview.update({ where: { id: previewId }, data: { status: 'failed', folded, error, finishedAt: new Date() } });
+    db.replayPreview.update({ where: key, data: { status: 'failed', folded, error, finishedAt: new Date() } });
   while (folded < p.until) {
     const rows = await readEvents({ streamId: p.streamId, start: folded, end: Math.min(p.until, folded + 1000) });
     if (rows.length === 0) break;
@@ -68,25 +69,25 @@ export async function runReplayPreview({ previewId, db = defaultDb() }: { previe
     if (Date.now() - lastReport > 250) {
       lastReport = Date.now();
       // Someone may have cancelled it (a newer preview of the same reducer).
-      const { count } = await db.replayPreview.updateMany({ where: { id: previewId, status: 'running' }, data: { folded } });
+      const { count } = await db.replayPreview.updateMany({ where: { streamId, id: previewId, status: 'running' }, data: { folded } });
       if (count === 0) return;
     }
   }
   await db.replayPreview.updateMany({
-    where: { id: previewId, status: 'running' },
+    where: { streamId, id: previewId, status: 'running' },
     data: { status: 'done', folded, finalState: JSON.parse(stateJson) as Prisma.InputJsonValue, effects: effects as unknown as Prisma.InputJsonValue, effectCounts: counts, finishedAt: new Date() },
   });
 }
 
 /** A preview with its progress, and once done the old version's state at the same point beside the new one. */
-export async function readReplayPreview({ previewId, reducerId, db = defaultDb() }: { previewId: string; reducerId: string; db?: Db }) {
-  const p = await db.replayPreview.findFirst({ where: { id: previewId, reducerId } });
+export async function readReplayPreview({ streamId, previewId, reducerId, db = defaultDb() }: { streamId: string; previewId: string; reducerId: string; db?: Db }) {
+  const p = await db.replayPreview.findFirst({ where: { streamId, id: previewId, reducerId } });
   if (!p) throw new AppError('not_found', 'No such preview for this reducer.');
   let oldState: unknown = null;
   if (p.status === 'done' && p.until > 0) {
     const [stream] = await sql<{ slug: string; team: string; teamId: string }>(`SELECT s.slug, t.slug AS team, s."teamId" FROM "Stream" s JOIN "Team" t ON t.id = s."teamId" WHERE s.id = $1::uuid`, [p.streamId]);
     const past = await stateAt({ stream: { id: p.streamId, ...stream }, reducerId, index: p.until - 1 }).catch(() => null);
-    const live = past ? null : await db.reducer.findUnique({ where: { id: reducerId }, select: { name: true } });
+    const live = past ? null : await db.reducer.findUnique({ where: { streamId_id: { streamId, id: reducerId } }, select: { name: true } });
     oldState = past ? JSON.parse(past.stateJson) : live ? JSON.parse((await readReducerState({ streamId: p.streamId, name: live.name }))?.stateJson ?? 'null') : null;
   }
   return {

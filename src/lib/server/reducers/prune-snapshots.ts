@@ -8,7 +8,7 @@ export async function pruneSnapshots({ max, maxBytes }: { max: number; maxBytes:
     `WITH ranked AS (
        SELECT "streamId", "reducerId", version, folded,
               row_number() OVER w AS n, sum(pg_column_size(state)) OVER w AS bytes
-       FROM "ReducerSnapshot" WINDOW w AS (PARTITION BY "reducerId" ORDER BY folded DESC, version DESC)
+       FROM "ReducerSnapshot" WINDOW w AS (PARTITION BY "streamId", "reducerId" ORDER BY folded DESC, version DESC)
      ), gone AS (
        DELETE FROM "ReducerSnapshot" s USING ranked r
        WHERE s."streamId" = r."streamId" AND s."reducerId" = r."reducerId" AND s.version = r.version AND s.folded = r.folded

@@ -16,7 +16,7 @@ export async function readReducerState({ streamId, name }: { streamId: string; n
   const rows = await sql<{ reducerId: string; version: number; state: string | null; cursor: number; status: ReducerStateView['status']; errorMessage: string | null; errorIndex: number | null; replayVersion: number | null; replayCursor: number | null; replayUntil: number | null }>(
     `SELECT r.id AS "reducerId", rs.version, rs.state::text AS state, rs.cursor, rs.status::text AS status, rs."errorMessage", rs."errorIndex",
             rs."replayVersion", rs."replayCursor", rs."replayUntil"
-     FROM "Reducer" r JOIN "ReducerState" rs ON rs."reducerId" = r.id
+     FROM "Reducer" r JOIN "ReducerState" rs ON rs."streamId" = r."streamId" AND rs."reducerId" = r.id
      WHERE r."streamId" = $1::uuid AND r.name = $2`,
     [streamId, name],
   );

@@ -23,11 +23,11 @@ export type StateAt = { stateJson: string; folded: number; version: number };
  * The versions that folded the live (or given) version's state, newest first: a version continued
  * "from here" is based on the one before it; the chain ends at a version that folded from event 0.
  */
-async function lineage(reducerId: string, version: number): Promise<Version[]> {
+async function lineage(streamId: string, reducerId: string, version: number): Promise<Version[]> {
   const rows = await sql<Version>(
     `SELECT version, code, COALESCE("initialState"::text, 'null') AS "initialJson", "startIndex", "basedOn"
-     FROM "ReducerVersion" WHERE "reducerId" = $1::uuid AND version <= $2 ORDER BY version DESC`,
-    [reducerId, version],
+     FROM "ReducerVersion" WHERE "streamId" = $3::uuid AND "reducerId" = $1::uuid AND version <= $2 ORDER BY version DESC`,
+    [reducerId, version, streamId],
   );
   const byVersion = new Map(rows.map((r) => [r.version, r]));
   const chain: Version[] = [];
@@ -42,8 +42,8 @@ async function lineage(reducerId: string, version: number): Promise<Version[]> {
 
 export async function stateAt({ stream, reducerId, index, version }: StateAtOptions): Promise<StateAt> {
   const [live] = await sql<{ version: number; cursor: number; status: string; errorIndex: number | null; skipped: number[] }>(
-    `SELECT version, cursor, status::text AS status, "errorIndex", skipped FROM "ReducerState" WHERE "reducerId" = $1::uuid`,
-    [reducerId],
+    `SELECT version, cursor, status::text AS status, "errorIndex", skipped FROM "ReducerState" WHERE "streamId" = $2::uuid AND "reducerId" = $1::uuid`,
+    [reducerId, stream.id],
   );
   if (!live) throw new AppError('not_found', 'No such reducer.');
   const target = version ?? live.version;
@@ -51,7 +51,7 @@ export async function stateAt({ stream, reducerId, index, version }: StateAtOpti
     const why = live.status === 'errored' && live.errorIndex !== null && live.errorIndex <= index ? `it stopped at event ${live.errorIndex}` : `${live.cursor} folded so far`;
     throw new AppError('conflict', `Event ${index} is not folded yet (${why}); its state can be read once it is.`);
   }
-  const versions = await lineage(reducerId, target);
+  const versions = await lineage(stream.id, reducerId, target);
   // The version that folded a given event: the newest in the chain that had started by then.
   const versionAt = (i: number) => versions.find((v) => v.startIndex <= i) ?? versions[versions.length - 1];
 
@@ -88,7 +88,7 @@ export async function stateAt({ stream, reducerId, index, version }: StateAtOpti
 }
 
 /** The state before a version's first event: its lineage's initial state. */
-export async function initialStateOf(reducerId: string, version: number): Promise<string> {
-  const versions = await lineage(reducerId, version);
+export async function initialStateOf(streamId: string, reducerId: string, version: number): Promise<string> {
+  const versions = await lineage(streamId, reducerId, version);
   return versions[versions.length - 1].initialJson;
 }

@@ -139,38 +139,31 @@ async function drain(streamId: string): Promise<void> {
   lines.delete(streamId);
 }
 
-const APPEND_SQL = `
-  WITH bumped AS (
-    UPDATE "Stream" SET length = length + $2::int, "lastEventAt" = now()
-    WHERE id = $1::uuid RETURNING length, "lastEventAt" AS at, "teamId"
-  ), inserted AS (
-    INSERT INTO "Event" ("streamId", "index", body, "receivedAt")
-    SELECT $1::uuid, b.length - $2::int + (t.ord - 1)::int, t.body::jsonb, b.at
-    FROM bumped b, unnest($3::text[]) WITH ORDINALITY AS t(body, ord)
-    RETURNING 1
-  )
-  SELECT length, at, "teamId" FROM bumped`;
+// The append is one function call, `pipet_append_events` (migration citus_keys): it bumps the
+// stream's length, taking its row lock, which serialises concurrent writers and makes the indices
+// dense, and inserts the bodies at the indices that frees. One statement, one round trip; on Citus
+// the call is delegated whole to the node holding the stream (docs/scaling-citus.md).
+const APPEND_SQL = `SELECT pipet_append_events($1::uuid, $2::text[]) AS appended`;
 
-/**
- * The hot path: one statement, so one round trip and its own transaction. The UPDATE takes the
- * stream's row lock, which serialises concurrent writers and makes the indices dense.
- */
+/** The hot path: one statement in its own transaction. */
 async function appendStatement(streamId: string, encoded: string[]): Promise<Appended> {
-  return appended(await sql<AppendedRow>(APPEND_SQL, [streamId, encoded.length, encoded]), encoded.length);
+  return appended(await sql<AppendedRow>(APPEND_SQL, [streamId, encoded]), encoded.length);
 }
 
 /** The same statement inside a caller's transaction. */
 async function appendOnce(db: DbTx, streamId: string, encoded: string[]): Promise<Appended> {
-  const rows = await db.$queryRawUnsafe<AppendedRow[]>(APPEND_SQL, streamId, encoded.length, encoded);
+  const rows = await db.$queryRawUnsafe<AppendedRow[]>(APPEND_SQL, streamId, encoded);
   return appended(rows, encoded.length);
 }
 
-type AppendedRow = { length: number; at: Date; teamId: string };
+/** The function's answer, or null when there is no such stream. */
+type AppendedRow = { appended: { length: number; at: string; teamId: string } | null };
 
 function appended(rows: AppendedRow[], count: number): Appended {
-  if (rows.length === 0) throw new AppError('not_found', 'No such stream.');
-  const { length, at, teamId } = rows[0];
-  return { first: length - count, count, length, receivedAt: at.toISOString(), replayed: false, teamId };
+  const row = rows[0]?.appended;
+  if (!row) throw new AppError('not_found', 'No such stream.');
+  const { length, at, teamId } = row;
+  return { first: length - count, count, length, receivedAt: new Date(at).toISOString(), replayed: false, teamId };
 }
 
 /**

@@ -18,6 +18,23 @@ export function minuteStarts(now: Date, minutes: number): Date[] {
   return Array.from({ length: minutes }, (_, i) => new Date(current - (minutes - 1 - i) * 60_000));
 }
 
+function firstIndexes(stream: { id: string; length: number }, starts: Date[], db: DbTx) {
+  return db.$queryRaw<{ sid: string; k: number; lo: number }[]>`
+    WITH RECURSIVE
+      b(k, t, lo, hi) AS (
+        SELECT m.k, m.t, 0, ${stream.length}::int
+        FROM unnest(${starts.map((d) => d.toISOString())}::timestamptz[]) WITH ORDINALITY AS m(t, k)
+        UNION ALL
+        SELECT k, t,
+               CASE WHEN probe.before THEN (lo + hi) / 2 + 1 ELSE lo END,
+               CASE WHEN probe.before THEN hi ELSE (lo + hi) / 2 END
+        FROM b,
+        LATERAL (SELECT COALESCE((SELECT e."receivedAt" < b.t FROM "Event" e WHERE e."streamId" = ${stream.id}::uuid AND e."index" = (b.lo + b.hi) / 2), true) AS before) probe
+        WHERE lo < hi
+      )
+    SELECT ${stream.id}::text AS sid, k::int AS k, lo FROM b WHERE lo >= hi`;
+}
+
 export async function countEventsPerMinute({ streams, minutes = 60, db = defaultDb() }: CountEventsPerMinuteOptions): Promise<{ minutes: Date[]; rates: EventRate[] }> {
   const [{ now }] = await db.$queryRaw<{ now: Date }[]>`SELECT now() AS now`;
   const starts = minuteStarts(now, minutes);
@@ -26,23 +43,14 @@ export async function countEventsPerMinute({ streams, minutes = 60, db = default
   const rates = new Map<string, number[]>(streams.map((s) => [s.id, new Array(minutes).fill(0)]));
   if (busy.length) {
     // For each (stream, minute start): the first index received at or after it, by binary search
-    // in [0, length) — about log2(length) key lookups each, run as one recursive statement.
-    const rows = await db.$queryRaw<{ sid: string; k: number; lo: number }[]>`
-      WITH RECURSIVE
-        b(sid, k, t, lo, hi) AS (
-          SELECT s.id, m.k, m.t, 0, s.len
-          FROM unnest(${busy.map((s) => s.id)}::uuid[], ${busy.map((s) => s.length)}::int[]) AS s(id, len)
-          CROSS JOIN unnest(${starts.map((d) => d.toISOString())}::timestamptz[]) WITH ORDINALITY AS m(t, k)
-          UNION ALL
-          SELECT sid, k, t,
-                 CASE WHEN probe.before THEN (lo + hi) / 2 + 1 ELSE lo END,
-                 CASE WHEN probe.before THEN hi ELSE (lo + hi) / 2 END
-          FROM b,
-          LATERAL (SELECT COALESCE((SELECT e."receivedAt" < b.t FROM "Event" e WHERE e."streamId" = b.sid AND e."index" = (b.lo + b.hi) / 2), true) AS before) probe
-          WHERE lo < hi
-        )
-      SELECT sid::text AS sid, k::int AS k, lo FROM b WHERE lo >= hi`;
-    const firstIndex = new Map<string, number>(rows.map((r) => [`${r.sid}:${r.k}`, r.lo]));
+    // in [0, length) — about log2(length) key lookups each, one recursive statement per stream.
+    // Per stream, with its id a constant: on Citus each statement runs whole on the stream's shard
+    // (a recursive CTE over a distributed table is refused unless it is single-shard).
+    const firstIndex = new Map<string, number>();
+    for (let i = 0; i < busy.length; i += 8) {
+      const rows = await Promise.all(busy.slice(i, i + 8).map((s) => firstIndexes(s, starts, db)));
+      for (const r of rows.flat()) firstIndex.set(`${r.sid}:${r.k}`, r.lo);
+    }
     for (const s of busy) {
       const counts = rates.get(s.id)!;
       for (let k = 1; k <= minutes; k++) {

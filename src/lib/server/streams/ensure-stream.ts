@@ -1,27 +1,48 @@
-// Creating streams, within the team's cap (MAX_STREAMS_PER_TEAM, or the team's own limit).
+// Creating streams, within the team's cap (MAX_STREAMS_PER_TEAM, or the team's own limit). A
+// stream's id is derived from its slugs (stream-id.ts), so creating one twice is a conflict on the
+// primary key: `ON CONFLICT (id) DO NOTHING`, one shard on Citus.
 import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
+import { streamIdFor } from './stream-id.ts';
 
 /**
  * Refuses a new stream when the team has as many as it may. Takes the team's row lock, so run it in
  * the transaction that creates the stream: two creations racing cannot both pass.
  */
 export async function assertStreamCapacity(teamId: string, db: DbTx): Promise<void> {
-  const [row] = await db.$queryRaw<{ max: number | null; n: number }[]>`
-    SELECT t."maxStreams" AS max, (SELECT count(*)::int FROM "Stream" s WHERE s."teamId" = t.id) AS n
-    FROM "Team" t WHERE t.id = ${teamId}::uuid FOR UPDATE OF t`;
-  const max = row?.max ?? env().MAX_STREAMS_PER_TEAM;
-  if (row && row.n >= max) throw new AppError('conflict', `This team has ${row.n} streams, its limit; delete one first or ask us to raise the limit.`);
+  // Two statements: the lock on the team (a reference table on Citus), then the count, which reads
+  // every Stream shard (creation is rare; a correlated subquery not on the distribution column is
+  // refused by Citus).
+  const [team] = await db.$queryRaw<{ max: number | null }[]>`SELECT "maxStreams" AS max FROM "Team" WHERE id = ${teamId}::uuid FOR UPDATE`;
+  if (!team) return;
+  const [{ n }] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM "Stream" WHERE "teamId" = ${teamId}::uuid`;
+  const max = team.max ?? env().MAX_STREAMS_PER_TEAM;
+  if (n >= max) throw new AppError('conflict', `This team has ${n} streams, its limit; delete one first or ask us to raise the limit.`);
 }
 
-/** The team's stream with this slug, created if missing (within the cap); safe when many writers race. */
-export async function ensureStream<S extends Record<string, boolean>>({ teamId, slug, select, db = defaultDb() }: { teamId: string; slug: string; select: S; db?: Db }) {
-  const found = await db.stream.findUnique({ where: { teamId_slug: { teamId, slug } }, select });
+export type InsertStreamOptions = { teamId: string; teamSlug: string; slug: string; name?: string };
+
+/** Inserts the stream unless it exists; whether this call created it. Run it after assertStreamCapacity, in its transaction. */
+export async function insertStream({ teamId, teamSlug, slug, name = slug }: InsertStreamOptions, db: DbTx): Promise<boolean> {
+  const inserted = await db.$executeRaw`
+    INSERT INTO "Stream" (id, "teamId", slug, name) VALUES (${streamIdFor(teamSlug, slug)}::uuid, ${teamId}::uuid, ${slug}, ${name})
+    ON CONFLICT (id) DO NOTHING`;
+  return inserted === 1;
+}
+
+/**
+ * The team's stream with this slug, created if missing (within the cap); safe when many writers race.
+ * `teamSlug` saves a lookup of the team's slug (the stream id is derived from both slugs).
+ */
+export async function ensureStream<S extends Record<string, boolean>>({ teamId, teamSlug, slug, select, db = defaultDb() }: { teamId: string; teamSlug?: string; slug: string; select: S; db?: Db }) {
+  const team = teamSlug ?? (await db.team.findUniqueOrThrow({ where: { id: teamId }, select: { slug: true } })).slug;
+  const id = streamIdFor(team, slug);
+  const found = await db.stream.findUnique({ where: { id }, select });
   if (found) return found;
   await db.$transaction(async (tx) => {
     await assertStreamCapacity(teamId, tx);
-    await tx.stream.createMany({ data: [{ teamId, slug, name: slug }], skipDuplicates: true });
+    await insertStream({ teamId, teamSlug: team, slug }, tx);
   });
-  return db.stream.findUniqueOrThrow({ where: { teamId_slug: { teamId, slug } }, select });
+  return db.stream.findUniqueOrThrow({ where: { id }, select });
 }

@@ -1,5 +1,7 @@
 // Effects: what reducers asked for and what became of it (list, get with attempts, retry), and the
 // team's email outbox. Every query is scoped to ctx.team: another team's effect is NOT_FOUND.
+// An effect's key is (streamId, id); the ids receivers see come alone, so `get` and `retry` by id
+// look the effect up across the team's streams (on Citus, every shard: management rates only).
 import { z } from 'zod';
 import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
@@ -8,6 +10,7 @@ import { specOf } from '../../effects/kinds/index.ts';
 import { explainEffect } from '../../effects/explain-effect.ts';
 import { countEffectsByStatus } from '../../effects/count-effects-by-status.ts';
 import { EffectKind, EffectStatus, Slug } from '../../../schemas/vocabulary.ts';
+import { streamIdFor } from '../../streams/stream-id.ts';
 
 const ReducerName = z.string().min(1).max(100);
 const Page = { cursor: z.string().max(200).optional(), limit: z.number().int().min(1).max(100).default(50) };
@@ -46,6 +49,12 @@ type Selected = { kind: EffectKind; payload: unknown; reducer: { name: string; s
 /** A row as the app shows it: stream and reducer by name, and the kind's one-line summary. */
 const flatten = <T extends Selected>({ reducer, ...rest }: T) => ({ ...rest, stream: reducer.stream.slug, reducer: reducer.name, summary: summarize(rest.kind, rest.payload) });
 
+function parseCursor(cursor: string): { streamId: string; id: string } {
+  const streamId = cursor.slice(0, 36);
+  if (cursor[36] !== '.' || !z.uuid().safeParse(streamId).success) throw new AppError('bad_request', 'This cursor is not one a page of effects gave.');
+  return { streamId, id: cursor.slice(37) };
+}
+
 function summarize(kind: EffectKind, payload: unknown): string {
   const parsed = specOf(kind).payload.safeParse(payload);
   return parsed.success ? specOf(kind).summary(parsed.data as never) : `${kind} (unreadable payload)`;
@@ -53,21 +62,26 @@ function summarize(kind: EffectKind, payload: unknown): string {
 
 export const effectRouter = router({
   list: teamProcedure.input(EffectListInput).query(async ({ ctx, input }) => {
+    // The cursor is the last row's key, `<streamId>.<id>`.
+    const cursor = input.cursor ? parseCursor(input.cursor) : null;
     const rows = await ctx.db.effect.findMany({
       where: {
         teamId: ctx.team.id,
         status: input.status,
         kind: input.kind,
-        ...(input.stream || input.reducer ? { reducer: { name: input.reducer, stream: input.stream ? { slug: input.stream } : undefined } } : {}),
+        // One stream: its shard only.
+        ...(input.stream ? { streamId: streamIdFor(ctx.team.slug, input.stream) } : {}),
+        ...(input.reducer ? { reducer: { name: input.reducer } } : {}),
       },
-      select: effectSelect,
+      select: { ...effectSelect, streamId: true },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: input.limit + 1,
-      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+      ...(cursor ? { cursor: { streamId_id: cursor }, skip: 1 } : {}),
     });
     const more = rows.length > input.limit;
-    const items = rows.slice(0, input.limit).map(flatten);
-    return { items, nextCursor: more ? items[items.length - 1].id : null };
+    const page = rows.slice(0, input.limit);
+    const last = page[page.length - 1];
+    return { items: page.map(({ streamId: _, ...row }) => flatten(row)), nextCursor: more ? `${last.streamId}.${last.id}` : null };
   }),
 
   /** Effects created per time bucket over the last `hours`, by status. */
@@ -94,9 +108,10 @@ export const effectRouter = router({
       if (effect.status !== 'failed') throw new AppError('conflict', `Effect \`${input.id}\` is ${effect.status}; only failed effects can be retried.`);
       return retryEffects({ teamId: ctx.team.id, effectId: input.id, db: ctx.db });
     }
-    const reducer = await ctx.db.reducer.findFirst({ where: { name: input.reducer, stream: { slug: input.stream, teamId: ctx.team.id } }, select: { id: true } });
+    const streamId = streamIdFor(ctx.team.slug, input.stream);
+    const reducer = await ctx.db.reducer.findFirst({ where: { streamId, name: input.reducer, stream: { teamId: ctx.team.id } }, select: { id: true } });
     if (!reducer) throw new AppError('not_found', `No reducer \`${input.reducer}\` on stream \`${input.stream}\`.`);
-    return retryEffects({ teamId: ctx.team.id, reducerId: reducer.id, db: ctx.db });
+    return retryEffects({ teamId: ctx.team.id, streamId, reducerId: reducer.id, db: ctx.db });
   }),
 
   /** The team's emails, newest first: sent through SMTP, failed, or stored (no SMTP configured). */
@@ -105,7 +120,7 @@ export const effectRouter = router({
       where: { teamId: ctx.team.id },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: input.limit + 1,
-      ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+      ...(input.cursor ? { cursor: { teamId_id: { teamId: ctx.team.id, id: input.cursor } }, skip: 1 } : {}),
     });
     const more = rows.length > input.limit;
     const items = rows.slice(0, input.limit).map(({ teamId: _teamId, ...rest }) => rest);

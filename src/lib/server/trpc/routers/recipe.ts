@@ -13,6 +13,6 @@ export const recipeRouter = router({
     .mutation(async ({ ctx, input }) => {
       // A recipe's sender address is a team setting: admins only.
       if ('from' in input.params && !atLeast(ctx.role, 'admin')) throw new AppError('forbidden', "Setting the team's sender address (params.from) needs the admin role.");
-      return installRecipe({ teamId: ctx.team.id, recipe: input.recipe, params: input.params, db: ctx.db });
+      return installRecipe({ teamId: ctx.team.id, teamSlug: ctx.team.slug, recipe: input.recipe, params: input.params, db: ctx.db });
     }),
 });

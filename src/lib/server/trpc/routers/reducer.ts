@@ -10,20 +10,22 @@ import { readReplayPreview, startReplayPreview } from '../../reducers/preview-re
 import { enqueue } from '../../queue/enqueue.ts';
 import { Slug } from '../../../schemas/vocabulary.ts';
 import { readReducerProgress } from '../../reducers/read-reducer-progress.ts';
+import { streamIdFor } from '../../streams/stream-id.ts';
 
 const StreamInput = z.object({ stream: Slug });
 const ReducerInput = StreamInput.extend({ name: Slug });
 const PREVIEW = 10_000;
 
-async function findStream(ctx: Context & { team: { id: string } }, slug: string) {
-  const stream = await ctx.db.stream.findUnique({ where: { teamId_slug: { teamId: ctx.team.id, slug } }, select: { id: true, slug: true, length: true } });
+async function findStream(ctx: Context & { team: { id: string; slug: string } }, slug: string) {
+  const stream = await ctx.db.stream.findUnique({ where: { id: streamIdFor(ctx.team.slug, slug), teamId: ctx.team.id }, select: { id: true, slug: true, length: true } });
   if (!stream) throw new AppError('not_found', `No stream \`${slug}\`.`);
   return stream;
 }
 
-async function findReducer(ctx: Context & { team: { id: string } }, input: { stream: string; name: string }) {
+/** By (streamId, name), the stream's id derived from the slugs: one shard. */
+async function findReducer(ctx: Context & { team: { id: string; slug: string } }, input: { stream: string; name: string }) {
   const reducer = await ctx.db.reducer.findFirst({
-    where: { name: input.name, stream: { slug: input.stream, teamId: ctx.team.id } },
+    where: { streamId: streamIdFor(ctx.team.slug, input.stream), name: input.name, stream: { teamId: ctx.team.id } },
     include: { state: true, stream: { select: { slug: true, length: true } } },
   });
   if (!reducer) throw new AppError('not_found', `No reducer \`${input.name}\` on stream \`${input.stream}\`.`);
@@ -67,7 +69,7 @@ export const reducerRouter = router({
   get: teamProcedure.input(ReducerInput).query(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
     const stateJson = JSON.stringify(r.state?.state ?? null);
-    const versions = await ctx.db.reducerVersion.findMany({ where: { reducerId: r.id }, select: { version: true, createdAt: true }, orderBy: { version: 'desc' }, take: 50 });
+    const versions = await ctx.db.reducerVersion.findMany({ where: { streamId: r.streamId, reducerId: r.id }, select: { version: true, createdAt: true }, orderBy: { version: 'desc' }, take: 50 });
     return {
       ...summary(r),
       code: r.code,
@@ -88,19 +90,19 @@ export const reducerRouter = router({
 
   delete: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
-    await ctx.db.reducer.delete({ where: { id: r.id } });
+    await ctx.db.reducer.delete({ where: { streamId_id: { streamId: r.streamId, id: r.id } } });
     return { deleted: r.name };
   }),
 
   resume: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
-    await resumeReducer({ reducerId: r.id, db: ctx.db });
+    await resumeReducer({ streamId: r.streamId, reducerId: r.id, db: ctx.db });
     return { resumed: r.name };
   }),
 
   skip: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
-    return skipFailingEvent({ reducerId: r.id, db: ctx.db });
+    return skipFailingEvent({ streamId: r.streamId, reducerId: r.id, db: ctx.db });
   }),
 
   /** The state right after event `index` (time travel), from the nearest snapshot. */
@@ -117,20 +119,20 @@ export const reducerRouter = router({
     .mutation(async ({ ctx, input }) => {
       const r = await findReducer(ctx, input);
       await assertCompiles({ code: input.code, initialState: input.initialState ?? null, teamId: ctx.team.id });
-      const preview = await startReplayPreview({ reducerId: r.id, code: input.code, initialState: input.initialState ?? null, db: ctx.db });
-      await enqueue('preview', `preview-${preview.id}`, { previewId: preview.id, teamId: ctx.team.id });
+      const preview = await startReplayPreview({ streamId: r.streamId, reducerId: r.id, code: input.code, initialState: input.initialState ?? null, db: ctx.db });
+      await enqueue('preview', `preview-${preview.id}`, { previewId: preview.id, teamId: ctx.team.id, streamId: r.streamId });
       return preview;
     }),
 
   /** A replay preview's progress, and when done the old and new final states and the effects the replay would record. */
   preview: teamProcedure.input(ReducerInput.extend({ id: z.string().uuid() })).query(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
-    return readReplayPreview({ previewId: input.id, reducerId: r.id, db: ctx.db });
+    return readReplayPreview({ streamId: r.streamId, previewId: input.id, reducerId: r.id, db: ctx.db });
   }),
 
   replay: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
-    const { reducer } = await replayReducer({ reducerId: r.id, db: ctx.db });
+    const { reducer } = await replayReducer({ streamId: r.streamId, reducerId: r.id, db: ctx.db });
     return { name: reducer.name, version: reducer.version, until: r.stream.length };
   }),
 
