@@ -62,7 +62,7 @@ try {
   pipet = await startPipet({ buildDir, env: { DATABASE_URL: resources.databaseUrl, REDIS_URL: resources.services.redisUrl, QUEUE_PREFIX: resources.prefix } });
 
   const { db } = await import('../../src/lib/server/db/client.ts');
-  const { makeTeam } = await import('../helpers/context.ts');
+  const { makeTeam, makeStream } = await import('../helpers/context.ts');
   const { upsertReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
   const team = await makeTeam(db());
   // One email per 50 events is more than the default daily quota (EMAIL_QUOTA_PER_DAY) over a long
@@ -72,7 +72,7 @@ try {
   const slugs = Array.from({ length: streamCount }, (_, i) => `soak-${i}`);
   const streamIds: Record<string, string> = {};
   for (const slug of slugs) {
-    const s = await db().stream.create({ data: { teamId: team.id, slug, name: slug } });
+    const s = await makeStream(db(), { teamId: team.id, slug, name: slug });
     streamIds[slug] = s.id;
     await upsertReducer({ streamId: s.id, name: 'count', code: '(n) => n + 1', initialState: 0 });
     await upsertReducer({
