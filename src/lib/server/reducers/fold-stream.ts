@@ -7,7 +7,7 @@
 // Every statement is filtered by the stream and joins its tables on (streamId, reducerId): on Citus
 // each one runs on the stream's shard alone (docs/scaling-citus.md).
 import { db as defaultDb, sql, type Db } from '../db/client.ts';
-import { readEvents } from '../streams/read-events.ts';
+import { readEvents, type StoredEvent } from '../streams/read-events.ts';
 import { foldSlice, type FoldResult, type RecordedEffect, type SandboxEvent } from './sandbox/index.ts';
 import { effectId } from './effect-id.ts';
 import { loadReducerCode } from './reducer-code.ts';
@@ -26,22 +26,45 @@ type Track = { reducerId: string; replay: boolean; version: number; cursor: numb
 export async function foldStream({ streamId, batchSize = 1000, timeBudgetMs = 1_000, db = defaultDb() }: FoldStreamOptions): Promise<FoldStreamResult> {
   const started = Date.now();
   let folded = 0;
-  for (;;) {
-    const loaded = await loadTracks(streamId);
-    if (!loaded) return { folded, more: false };
-    const { stream, tracks } = loaded;
-    // Replays that reached the head take over; the rest fold from their cursors.
-    await Promise.all(tracks.filter((t) => t.replay && t.cursor >= stream.length).map((t) => promoteReplay(streamId, t)));
-    const behind = tracks.filter((t) => t.cursor < stream.length);
-    if (behind.length === 0) return { folded, more: false };
-    const from = Math.min(...behind.map((t) => t.cursor));
-    const rows = await readEvents({ streamId, start: from, end: Math.min(stream.length, from + batchSize) });
-    const events: SandboxEvent[] = rows.map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() }));
-    const steps = await Promise.all(behind.map((track) => foldTrack({ track, stream, events: events.slice(track.cursor - from), db })));
-    folded += steps.reduce((n, s) => n + s, 0);
-    if (steps.every((s) => s === 0)) return { folded, more: false };
-    if (Date.now() - started > timeBudgetMs) return { folded, more: true };
+  // While the sandbox folds one batch, the next one is read (a catch-up's pipeline): events below the
+  // stream's length are committed and never change, so reading them early reads the same rows.
+  let prefetched: { start: number; rows: Promise<StoredEvent[] | null> } | null = null;
+  try {
+    for (;;) {
+      const loaded = await loadTracks(streamId);
+      if (!loaded) return { folded, more: false };
+      const { stream, tracks } = loaded;
+      // Replays that reached the head take over; the rest fold from their cursors.
+      await Promise.all(tracks.filter((t) => t.replay && t.cursor >= stream.length).map((t) => promoteReplay(streamId, t)));
+      const behind = tracks.filter((t) => t.cursor < stream.length);
+      if (behind.length === 0) return { folded, more: false };
+      const from = Math.min(...behind.map((t) => t.cursor));
+      const end = Math.min(stream.length, from + batchSize);
+      const early = prefetched?.start === from ? await prefetched.rows : null;
+      prefetched = null;
+      const rows = early?.length ? early : await readEvents({ streamId, start: from, end });
+      // Where the next round starts if every track folds what it is given: the first track to stop,
+      // at the end of the rows or at its snapshot boundary.
+      const next = Math.min(...behind.map((t) => Math.min(from + rows.length, snapshotBoundary(t.cursor))));
+      if (next < stream.length && Date.now() - started <= timeBudgetMs) {
+        prefetched = { start: next, rows: readEvents({ streamId, start: next, end: Math.min(stream.length, next + batchSize) }).catch(() => null) };
+      }
+      const events: SandboxEvent[] = rows.map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() }));
+      const steps = await Promise.all(behind.map((track) => foldTrack({ track, stream, events: events.slice(track.cursor - from), db })));
+      folded += steps.reduce((n, s) => n + s, 0);
+      if (steps.every((s) => s === 0)) return { folded, more: false };
+      if (Date.now() - started > timeBudgetMs) return { folded, more: true };
+    }
+  } finally {
+    // A read started for a round that did not happen: let it finish before the pool may close.
+    await prefetched?.rows;
   }
+}
+
+/** The next snapshot boundary after `cursor`: a batch ends there, so its committed state is the snapshot. */
+function snapshotBoundary(cursor: number): number {
+  const every = env().REDUCER_SNAPSHOT_EVERY;
+  return (Math.floor(cursor / every) + 1) * every;
 }
 
 /** Whether any enabled, active reducer of the stream is behind it (or replaying). */
@@ -89,9 +112,7 @@ async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: T
 
 /** One slice of the events for one reducer, committed; how many events it folded (0: lost a race or nothing to do). */
 async function foldTrack({ track, stream, events: available, db }: { track: Track; stream: Stream; events: SandboxEvent[]; db: Db }): Promise<number> {
-  // A batch ends at the next snapshot boundary, so the state it commits there is the snapshot.
-  const every = env().REDUCER_SNAPSHOT_EVERY;
-  const boundary = (Math.floor(track.cursor / every) + 1) * every;
+  const boundary = snapshotBoundary(track.cursor);
   const events = available.slice(0, boundary - track.cursor);
   if (events.length === 0) return 0;
   const code = await loadReducerCode(stream.id, track.reducerId, track.version, db);
