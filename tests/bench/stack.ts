@@ -71,13 +71,26 @@ export function cpuMs(pid: number): number {
 }
 
 /**
- * CPU time all of PostgreSQL's processes (the server's user, `postgres`) have used so far, ms: a
- * backend's CPU per statement is what sizes a primary. Backends that exit between two readings take
- * theirs with them, so read it around a load whose connections stay open (pools do).
+ * CPU time PostgreSQL has used so far, ms: every live process of its server's user (`postgres`),
+ * plus what the postmaster has collected from backends that exited (its `cutime` + `cstime`), so a
+ * connection closed between two readings keeps counting. A backend's CPU per statement is what sizes
+ * a primary.
  */
 export function postgresCpuMs(): number {
   const pids = spawnSync('pgrep', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-  return pids.reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
+  const stats = pids.map((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { pid, ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
+    } catch {
+      return null;
+    }
+  }).filter((s) => s !== null);
+  const ours = new Set(stats.map((s) => s.pid));
+  // Postmasters: PostgreSQL processes whose parent is not one (one per running cluster).
+  const ticks = stats.reduce((sum, s) => sum + s.own + (ours.has(s.ppid) ? 0 : s.reaped), 0);
+  return (ticks * 1000) / CLOCK_TICKS;
 }
 
 async function waitFor(proc: Proc, ready: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
