@@ -103,10 +103,12 @@ try {
   for (const p of proxies) p.reset();
   const loaded = await openLoopPostToState({ base: pipet.url, headers: { authorization: fx.authorization }, path: fx.path('loaded'), statePath: `${fx.path('loaded')}/state/count`, rate: 1_000, seconds: 5 });
   await sleep(500);
-  const appendKey = [...webPg.counts().keys()].find((k) => k.startsWith('WITH bumped AS'));
-  const appends = appendKey ? webPg.counts().get(appendKey)! : NaN;
+  const appendKey = [...webPg.counts().keys()].find((k) => k.startsWith('SELECT pipet_append_events'));
+  // Group commit: one append statement carries the POSTs that arrived together.
+  const statements = appendKey ? webPg.counts().get(appendKey)! : NaN;
+  const appends = loaded.ok;
   const jobs = workerRedis.counts().get('EVALSHA moveToFinished') ?? NaN;
-  say(`\n## Wire counts at 1,000 events/s for 5 s (${loaded.sent} sent, ${appends} appended before the cut-off, ${jobs} fold jobs completed, ${(appends / jobs).toFixed(1)} appends per fold job; through the proxies, p50 ${summary(loaded.total).p50.toFixed(0)} ms)`);
+  say(`\n## Wire counts at 1,000 events/s for 5 s (${loaded.sent} sent, ${appends} answered, in ${statements} append statements (${(appends / statements).toFixed(1)} events each, group commit), ${jobs} fold jobs completed, ${(appends / jobs).toFixed(1)} events per fold job; through the proxies, p50 ${summary(loaded.total).p50.toFixed(0)} ms)`);
   say(`web per appended event (its POST and its GET state?after): ${(total(webPg.counts()) / appends).toFixed(2)} PostgreSQL round trips, ${(total(webRedis.counts()) / appends).toFixed(2)} Redis commands`);
   for (const l of [...describeCounts(webPg.counts(), appends), ...describeCounts(webRedis.counts(), appends)].slice(0, 30)) say(l);
   say(`worker per fold job: ${(total(workerPg.counts()) / jobs).toFixed(2)} PostgreSQL round trips, ${(total(workerRedis.counts()) / jobs).toFixed(2)} Redis commands (ROLLBACK = a fold that lost the race to a concurrent job on the same stream)`);
