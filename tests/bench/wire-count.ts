@@ -2,7 +2,7 @@
 // and every Redis command that process sends, by name, with no change to the server or to Pipet
 // (point its DATABASE_URL / REDIS_URL at the proxy). A PostgreSQL round trip is a Sync (extended
 // protocol) or a Query (simple protocol) message: the client waits for ReadyForQuery after each.
-import net from 'node:net';
+import { pgMessages, statementOf, wireProxy } from '../helpers/wire-proxy.ts';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,88 +23,30 @@ function bump(counts: Counts, key: string, n = 1) {
   counts.set(key, (counts.get(key) ?? 0) + n);
 }
 
-type ConnectionState = { buf: Buffer; started: boolean; names: Map<string, string>; pending: string };
-
-/** A TCP proxy to `target` that shows `onClient` every byte a client sends; the same URL on the proxy's port. */
-function proxy(target: URL, onClient: (chunk: Buffer, state: ConnectionState) => void): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    const state: ConnectionState = { buf: Buffer.alloc(0), started: false, names: new Map(), pending: '' };
-    sockets.add(client).add(upstream);
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => {
-      onClient(chunk, state);
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const url = new URL(target);
-      url.hostname = '127.0.0.1';
-      url.port = String((server.address() as net.AddressInfo).port);
-      resolve({
-        url: url.toString(),
-        close: () =>
-          new Promise((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
-      });
-    });
-  });
-}
-
 const clean = (sql: string) => sql.replace(/\s+/g, ' ').trim().slice(0, 160);
 
 /** PostgreSQL: counts round trips, each labelled with the statement it ran (BEGIN/COMMIT included). */
 export async function pgCountingProxy(databaseUrl: string): Promise<CountingProxy> {
-  const target = new URL(databaseUrl);
   let counts: Counts = new Map();
-  const p = await proxy(target, (chunk, s) => {
-    s.buf = Buffer.concat([s.buf, chunk]);
-    for (;;) {
-      if (!s.started) {
-        // StartupMessage / SSLRequest: length, then no type byte.
-        if (s.buf.length < 4) return;
-        const len = s.buf.readInt32BE(0);
-        if (s.buf.length < len) return;
-        s.buf = s.buf.subarray(len);
-        s.started = true;
-        continue;
-      }
-      if (s.buf.length < 5) return;
-      const type = String.fromCharCode(s.buf[0]);
-      const len = s.buf.readInt32BE(1);
-      if (s.buf.length < 1 + len) return;
-      const body = s.buf.subarray(5, 1 + len);
-      s.buf = s.buf.subarray(1 + len);
-      if (type === 'Q') bump(counts, clean(body.toString('utf8', 0, body.indexOf(0))));
-      else if (type === 'P') {
-        const nameEnd = body.indexOf(0);
-        const name = body.toString('utf8', 0, nameEnd);
-        const sql = clean(body.toString('utf8', nameEnd + 1, body.indexOf(0, nameEnd + 1)));
-        if (name) s.names.set(name, sql);
-        s.pending = sql;
+  const p = await wireProxy(new URL(databaseUrl), 5432, () => {
+    // Per connection: prepared statements by name, and the statement the next Sync completes.
+    const names = new Map<string, string>();
+    let pending = '';
+    return pgMessages((type, body) => {
+      const statement = statementOf(type, body);
+      if (type === 'Q') bump(counts, clean(statement!.sql));
+      else if (statement) {
+        pending = clean(statement.sql);
+        if (statement.name) names.set(statement.name, pending);
       } else if (type === 'B') {
         const portalEnd = body.indexOf(0);
         const name = body.toString('utf8', portalEnd + 1, body.indexOf(0, portalEnd + 1));
-        if (name) s.pending = s.names.get(name) ?? `(prepared ${name})`;
+        if (name) pending = names.get(name) ?? `(prepared ${name})`;
       } else if (type === 'S') {
-        bump(counts, s.pending || '(sync)');
-        s.pending = '';
+        bump(counts, pending || '(sync)');
+        pending = '';
       }
-    }
+    });
   });
   return { ...p, counts: () => counts, reset: () => (counts = new Map()) };
 }
@@ -128,30 +70,33 @@ export async function redisCountingProxy(redisUrl: string): Promise<CountingProx
   const target = new URL(redisUrl);
   const scripts = await bullmqScripts();
   let counts: Counts = new Map();
-  const p = await proxy(target, (chunk, s) => {
-    s.buf = Buffer.concat([s.buf, chunk]);
-    // RESP arrays of bulk strings: *N\r\n then N × $len\r\n<bytes>\r\n.
-    for (;;) {
-      if (s.buf.length === 0 || s.buf[0] !== 0x2a /* * */) return;
-      let at = s.buf.indexOf('\r\n');
-      if (at < 0) return;
-      const n = Number(s.buf.toString('latin1', 1, at));
-      at += 2;
-      const args: string[] = [];
-      for (let i = 0; i < n; i++) {
-        const eol = s.buf.indexOf('\r\n', at);
-        if (eol < 0) return;
-        const len = Number(s.buf.toString('latin1', at + 1, eol));
-        if (s.buf.length < eol + 2 + len + 2) return;
-        if (i < 2) args.push(s.buf.toString('utf8', eol + 2, eol + 2 + Math.min(len, 200)));
-        at = eol + 2 + len + 2;
+  const p = await wireProxy(target, 6379, () => {
+    let buf = Buffer.alloc(0);
+    return (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      // RESP arrays of bulk strings: *N\r\n then N × $len\r\n<bytes>\r\n.
+      for (;;) {
+        if (buf.length === 0 || buf[0] !== 0x2a /* * */) return;
+        let at = buf.indexOf('\r\n');
+        if (at < 0) return;
+        const n = Number(buf.toString('latin1', 1, at));
+        at += 2;
+        const args: string[] = [];
+        for (let i = 0; i < n; i++) {
+          const eol = buf.indexOf('\r\n', at);
+          if (eol < 0) return;
+          const len = Number(buf.toString('latin1', at + 1, eol));
+          if (buf.length < eol + 2 + len + 2) return;
+          if (i < 2) args.push(buf.toString('utf8', eol + 2, eol + 2 + Math.min(len, 200)));
+          at = eol + 2 + len + 2;
+        }
+        buf = buf.subarray(at);
+        const command = (args[0] ?? '').toUpperCase();
+        if (command === 'EVALSHA') bump(counts, `EVALSHA ${scripts.get(args[1]) ?? args[1].slice(0, 8)}`);
+        else if (command === 'EVAL') bump(counts, `EVAL ${/Adds|Move|Remove|Get|Update|Extend/.exec(args[1])?.[0] ?? '(script)'}`);
+        else bump(counts, command);
       }
-      s.buf = s.buf.subarray(at);
-      const command = (args[0] ?? '').toUpperCase();
-      if (command === 'EVALSHA') bump(counts, `EVALSHA ${scripts.get(args[1]) ?? args[1].slice(0, 8)}`);
-      else if (command === 'EVAL') bump(counts, `EVAL ${/Adds|Move|Remove|Get|Update|Extend/.exec(args[1])?.[0] ?? '(script)'}`);
-      else bump(counts, command);
-    }
+    };
   });
   return { ...p, counts: () => counts, reset: () => (counts = new Map()) };
 }
