@@ -1,6 +1,7 @@
 // PostgreSQL: one node-postgres pool per process, shared by the Prisma client (everything) and
 // `sql()` (the few hot statements — append, authorization reads, the fold — where Prisma's own
 // query pipeline costs more CPU than the database does).
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client.ts';
@@ -34,9 +35,20 @@ export function db(): PrismaClient {
   return client;
 }
 
-/** A hot statement straight on the pool: one round trip, rows as node-postgres parses them. */
+const statementNames = new Map<string, string>();
+
+/**
+ * A hot statement straight on the pool: one round trip, rows as node-postgres parses them. Each
+ * text is a named prepared statement (node-postgres prepares it once per connection), so
+ * PostgreSQL parses and plans it once per connection, not on every call.
+ */
 export async function sql<T extends object>(text: string, values: unknown[] = []): Promise<T[]> {
-  return (await sharedPool().query<T & pg.QueryResultRow>(text, values)).rows;
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `pipet_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return (await sharedPool().query<T & pg.QueryResultRow>({ name, text, values })).rows;
 }
 
 export async function closeDb(): Promise<void> {
