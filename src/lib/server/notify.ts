@@ -12,6 +12,8 @@ type Listener = (message: string) => void;
 const listeners = new Map<string, Set<Listener>>();
 /** Channels with no listener left, unsubscribed after a quiet while (a waiter per request would otherwise cost a SUBSCRIBE and an UNSUBSCRIBE each). */
 const idle = new Map<string, NodeJS.Timeout>();
+// Each subscribed channel's confirmation from Redis (settled either way), so a watcher can wait for it.
+const confirmed = new Map<string, Promise<void>>();
 const IDLE_UNSUBSCRIBE_MS = 30_000;
 let subscriber: RedisClient | undefined;
 const healthWatchers = new Set<(healthy: boolean) => void>();
@@ -67,7 +69,13 @@ export function subscribe(channel: string, listener: Listener): () => void {
   if (!set) {
     set = new Set();
     listeners.set(channel, set);
-    subscribeOn(ensureSubscriber(), channel).catch(() => {});
+    confirmed.set(
+      channel,
+      subscribeOn(ensureSubscriber(), channel).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
   }
   clearTimeout(idle.get(channel));
   idle.delete(channel);
@@ -79,6 +87,7 @@ export function subscribe(channel: string, listener: Listener): () => void {
         idle.delete(channel);
         if (listeners.get(channel)?.size === 0) {
           listeners.delete(channel);
+          confirmed.delete(channel);
           if (subscriber) unsubscribeOn(subscriber, channel).catch(() => {});
         }
       }, IDLE_UNSUBSCRIBE_MS);
@@ -121,20 +130,49 @@ export function subscribeForever(channel: string, listener: Listener, onHealth: 
 /** How often a waiter re-reads PostgreSQL when no message arrives. */
 export const SAFETY_POLL_MS = 5_000;
 
-/** The next message on `channel`; null after `maxMs` or on abort, whichever comes first. */
-export function nextMessage(channel: string, signal?: AbortSignal, maxMs = 1_000): Promise<string | null> {
-  return new Promise((resolve) => {
-    const done = (message: string | null) => {
-      clearTimeout(timer);
-      off();
-      signal?.removeEventListener('abort', aborted);
-      resolve(message);
-    };
-    const aborted = () => done(null);
-    const timer = setTimeout(aborted, maxMs);
-    const off = subscribe(channel, done);
-    signal?.addEventListener('abort', aborted, { once: true });
+export type Watch = {
+  /** The next message (the oldest not yet read); null after `maxMs` or on abort, whichever comes first. */
+  next(signal?: AbortSignal, maxMs?: number): Promise<string | null>;
+  close(): void;
+};
+
+/**
+ * Every message on `channel` from now on, kept until read (the latest 64). A waiter watches first and
+ * reads PostgreSQL second, so a notification sent in between is not lost: reading first and
+ * subscribing after left a window where a fold or an append could finish unheard, and the waiter
+ * slept until its safety poll. Resolves once Redis has confirmed the subscription, or after
+ * `confirmMs` (Redis slow or down: the waiter's safety poll covers that case).
+ */
+export async function watch(channel: string, confirmMs = 1_000): Promise<Watch> {
+  const queue: string[] = [];
+  let waiting: ((message: string | null) => void) | null = null;
+  const off = subscribe(channel, (message) => {
+    if (waiting) return waiting(message);
+    queue.push(message);
+    if (queue.length > 64) queue.shift();
   });
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([confirmed.get(channel), new Promise<void>((resolve) => (timer = setTimeout(resolve, confirmMs)))]);
+  clearTimeout(timer);
+  return {
+    next(signal, maxMs = 1_000) {
+      if (queue.length) return Promise.resolve(queue.shift()!);
+      if (signal?.aborted) return Promise.resolve(null);
+      return new Promise((resolve) => {
+        const done = (message: string | null) => {
+          clearTimeout(wait);
+          signal?.removeEventListener('abort', aborted);
+          waiting = null;
+          resolve(message);
+        };
+        const aborted = () => done(null);
+        const wait = setTimeout(aborted, maxMs);
+        signal?.addEventListener('abort', aborted, { once: true });
+        waiting = done;
+      });
+    },
+    close: off,
+  };
 }
 
 export async function closeNotify(): Promise<void> {

@@ -2,7 +2,7 @@
 // and its Server-Sent Events of state changes.
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
-import { channelFor, nextMessage, SAFETY_POLL_MS } from '../notify.ts';
+import { channelFor, SAFETY_POLL_MS, watch, type Watch } from '../notify.ts';
 import { readReducerState, type ReducerStateView } from '../reducers/read-state.ts';
 import { stateAt } from '../reducers/state-at.ts';
 import { restartingError, sseRestartHint } from '../lifecycle.ts';
@@ -30,7 +30,12 @@ async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerSta
   let view = await current(ctx);
   if (view.folded > after) return view;
   const live = openLive(ctx, { sse: false });
+  let folds: Watch | undefined;
   try {
+    // Watch, then read again: a fold that committed since the first read is in that read, and any
+    // later one is heard.
+    folds = await watch(channelFor('folded', view.reducerId));
+    view = await current(ctx);
     let lastRead = Date.now();
     while (view.folded <= after) {
       if (view.status === 'errored' && !view.replay && view.errorIndex !== null && view.errorIndex <= after) {
@@ -38,7 +43,7 @@ async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerSta
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new AppError('not_folded', `Event ${after} is not folded yet (${view.folded} folded so far); try again.`, { retryAfter: 1 });
-      const folded = await nextMessage(channelFor('folded', view.reducerId), live.signal, Math.min(SAFETY_POLL_MS - (Date.now() - lastRead), left));
+      const folded = await folds.next(live.signal, Math.min(SAFETY_POLL_MS - (Date.now() - lastRead), left));
       if (live.signal.aborted) throw live.draining() ? restartingError() : new AppError('bad_request', 'The client went away.');
       // The state is read when a fold says it passed `after` (or stopped), or after a quiet while.
       if (folded === null || !/^\d+$/.test(folded) || Number(folded) > after || Date.now() - lastRead >= SAFETY_POLL_MS) {
@@ -48,6 +53,7 @@ async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerSta
     }
     return view;
   } finally {
+    folds?.close();
     live.release();
   }
 }
@@ -88,7 +94,12 @@ export async function tailState(ctx: StreamContext): Promise<Response> {
       let lastSent = 0;
       let lastRead = Date.now();
       send('retry: 2000\n\n');
+      let folds: Watch | undefined;
       try {
+        // Watch, then read again: nothing folded after the first read goes unheard.
+        folds = await watch(channelFor('folded', view.reducerId));
+        view = await current(ctx);
+        lastRead = Date.now();
         while (!signal.aborted) {
           const tag = etag(view);
           if (tag !== sent) {
@@ -100,7 +111,7 @@ export async function tailState(ctx: StreamContext): Promise<Response> {
             lastSent = Date.now();
           }
           const wait = Math.min(heartbeatMs - (Date.now() - lastSent), SAFETY_POLL_MS - (Date.now() - lastRead));
-          const folded = await nextMessage(channelFor('folded', view.reducerId), signal, Math.max(1, wait));
+          const folded = await folds.next(signal, Math.max(1, wait));
           if (!signal.aborted && (folded !== null || Date.now() - lastRead >= SAFETY_POLL_MS)) {
             view = await current(ctx);
             lastRead = Date.now();
@@ -109,6 +120,7 @@ export async function tailState(ctx: StreamContext): Promise<Response> {
       } catch {
         /* client gone, reducer deleted or database trouble: the client reconnects */
       }
+      folds?.close();
       live.release();
       try {
         const ending = sseEnding(live, sseRestartHint());

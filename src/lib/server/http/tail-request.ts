@@ -2,7 +2,7 @@
 import { env } from '../env.ts';
 import { AppError } from '../errors.ts';
 import { readEvents, streamLength } from '../streams/read-events.ts';
-import { nextWake } from '../streams/tail-events.ts';
+import { watchAppends } from '../streams/tail-events.ts';
 import { sseRestartHint } from '../lifecycle.ts';
 import { SAFETY_POLL_MS } from '../notify.ts';
 import { openLive, sseEnding } from './live.ts';
@@ -35,6 +35,8 @@ export async function tailEvents(ctx: StreamContext): Promise<Response> {
       const send = (text: string) => controller.enqueue(encoder.encode(text));
       send(`retry: 2000\n: tailing from ${cursor}\n\n`);
       let lastSent = Date.now();
+      // Watch before reading the length: an append that commits after the read is always heard.
+      const appends = await watchAppends(streamId);
       let length = (await streamLength({ streamId }).catch(() => null)) ?? 0;
       let lastRead = Date.now();
       try {
@@ -54,9 +56,9 @@ export async function tailEvents(ctx: StreamContext): Promise<Response> {
             lastSent = Date.now();
           }
           const wait = Math.min(heartbeatMs - (Date.now() - lastSent), SAFETY_POLL_MS - (Date.now() - lastRead));
-          const announced = await nextWake(streamId, signal, Math.max(1, wait));
+          const message = await appends.next(signal, Math.max(1, wait));
           // PostgreSQL is read when an append announces a longer stream, or after a quiet while.
-          if ((announced !== null && announced > cursor) || Date.now() - lastRead >= SAFETY_POLL_MS) {
+          if ((message !== null && Number(message) > cursor) || Date.now() - lastRead >= SAFETY_POLL_MS) {
             length = (await streamLength({ streamId })) ?? 0;
             lastRead = Date.now();
           }
@@ -64,6 +66,7 @@ export async function tailEvents(ctx: StreamContext): Promise<Response> {
       } catch {
         /* client gone or database trouble: the client reconnects with Last-Event-ID */
       }
+      appends.close();
       live.release();
       try {
         const ending = sseEnding(live, sseRestartHint());
