@@ -24,3 +24,16 @@ export class Action {
     this.error = '';
   }
 }
+
+/** A form posted to a SvelteKit action with `use:enhance={submit.enhance}`: `pending` while it is on its way. */
+export class Submit {
+  pending = $state(false);
+
+  enhance = () => {
+    this.pending = true;
+    return async ({ update }: { update: () => Promise<void> }) => {
+      await update();
+      this.pending = false;
+    };
+  };
+}
