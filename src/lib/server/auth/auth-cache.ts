@@ -14,6 +14,12 @@ export type Invalidation = { kind: 'key'; id: string } | { kind: 'team'; id: str
 type Message = Invalidation & { ack: string; replyTo: string };
 
 const entries = new Map<string, Entry<unknown>>();
+/**
+ * Entries kept at most, oldest first out (the Map keeps insertion order and every entry lives the
+ * same TTL). Unknown keys are cached too, so without a bound anyone sending made-up keys would grow
+ * this process's memory without end.
+ */
+export const AUTH_CACHE_MAX_ENTRIES = 50_000;
 /** This process's acknowledgement channel, and the invalidations it waits on. */
 const me = randomUUID();
 const waiting = new Map<string, () => void>();
@@ -62,8 +68,20 @@ export async function cached<T>(key: string, load: () => Promise<T>, teamIdOf: (
   if (hit && hit.expires > Date.now()) return hit.value as T;
   const value = await load();
   const ttl = env().AUTH_CACHE_TTL_MS;
-  if (healthy && ttl > 0 && cacheable(value)) entries.set(key, { value, teamId: teamIdOf(value), expires: Date.now() + ttl });
+  if (healthy && ttl > 0 && cacheable(value)) {
+    entries.delete(key);
+    entries.set(key, { value, teamId: teamIdOf(value), expires: Date.now() + ttl });
+    for (const oldest of entries.keys()) {
+      if (entries.size <= AUTH_CACHE_MAX_ENTRIES) break;
+      entries.delete(oldest);
+    }
+  }
   return value;
+}
+
+/** How many entries this process holds (for tests and diagnostics). */
+export function authCacheSize(): number {
+  return entries.size;
 }
 
 /**
