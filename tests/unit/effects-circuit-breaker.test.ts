@@ -4,6 +4,17 @@ import { CircuitBreaker, destinationFailed } from '../../src/lib/server/effects/
 import { deliverWebhook } from '../../src/lib/server/effects/deliver-webhook.ts';
 
 describe('CircuitBreaker', () => {
+  it('remembers a bounded number of destinations, dropping the least recently failed', () => {
+    const b = new CircuitBreaker({ failures: 1, openMs: 1_000, maxOpenMs: 1_000, now: () => 0, maxCircuits: 3 });
+    for (const host of ['a', 'b', 'c']) b.record(host, false);
+    b.record('a', false); // failed again: now the most recent
+    b.record('d', false); // one too many: 'b' goes
+    expect(b.size).toBe(3);
+    expect(b.failuresOf('b')).toBe(0);
+    expect(b.failuresOf('a')).toBe(2);
+    expect(b.pausedUntil('d')).toBe(1_000);
+  });
+
   it('opens after consecutive failures, lets one probe through when the pause ends, and doubles the pause while it fails', () => {
     let now = 0;
     const b = new CircuitBreaker({ failures: 3, openMs: 1_000, maxOpenMs: 3_000, now: () => now });

@@ -4,7 +4,14 @@
 // its outcome closes or reopens the circuit. A dead target then costs its team nothing but the
 // probes, and costs other teams nothing at all. State is per worker process.
 
-export type BreakerOptions = { failures: number; openMs: number; maxOpenMs: number; now?: () => number };
+export type BreakerOptions = {
+  failures: number;
+  openMs: number;
+  maxOpenMs: number;
+  now?: () => number;
+  /** Destinations remembered at most, the least recently failed first out: any reducer can name new hosts. */
+  maxCircuits?: number;
+};
 
 type Circuit = { failures: number; openMs: number; openUntil: number; probing: boolean };
 
@@ -13,7 +20,7 @@ export class CircuitBreaker {
   private readonly options: Required<BreakerOptions>;
 
   constructor(options: BreakerOptions) {
-    this.options = { now: Date.now, ...options };
+    this.options = { now: Date.now, maxCircuits: 10_000, ...options };
   }
 
   /** When `key` may be called again, or null if it may be called now (a probe, when half-open). */
@@ -40,7 +47,17 @@ export class CircuitBreaker {
       c.openMs = c.openMs === 0 ? this.options.openMs : Math.min(c.openMs * 2, this.options.maxOpenMs);
       c.openUntil = this.options.now() + c.openMs;
     }
+    this.circuits.delete(key);
     this.circuits.set(key, c);
+    for (const oldest of this.circuits.keys()) {
+      if (this.circuits.size <= this.options.maxCircuits) break;
+      this.circuits.delete(oldest);
+    }
+  }
+
+  /** How many destinations it remembers. */
+  get size(): number {
+    return this.circuits.size;
   }
 
   failuresOf(key: string): number {
