@@ -35,6 +35,7 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
   const NativeTypeError = TypeError;
   const NativeRangeError = RangeError;
   const NativePromise = Promise;
+  const isArray = Array.isArray;
   const realNow = OrigDate.now;
   const dateParse = OrigDate.parse;
   const dateUTC = OrigDate.UTC;
@@ -51,6 +52,7 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
   let seedIndex = -1; // the index whose generator is still to be seeded, -1 once seeded
   let position = 0; // ordinal of the event being folded, read by the host after an interrupt
   let folding = false;
+  const KEY_BYTES = 512;
 
   // ---- time: Date.now() and new Date() are the event's receive time ----
   /** @this {unknown} */
@@ -183,27 +185,57 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
   }
 
   /**
-   * Folds one batch, or as much of it as fits in `y` ms of wall time. input: { s: state, i: indexes,
-   * t: receive times, b: bodies, st: stream, c: collect states, m: state byte limit, y: slice ms,
-   * u: CPU ms per event }. The outcome goes to the host through `done` (and `step`).
-   * @param {(state: unknown, event: unknown, index: number, stream: object) => unknown} reducer
+   * What keyBy returned, as a key (a string), null (pass over the event) or an Error to stop on.
+   * @param {unknown} key
+   */
+  function toKey(key) {
+    if (key === null || key === undefined) return null;
+    if (typeof key === 'number') {
+      if (key === key && key !== Infinity && key !== -Infinity) return '' + key;
+      return describe('key', new NativeTypeError('keyBy returned ' + key + '; a number key must be finite'));
+    }
+    if (typeof key === 'string') {
+      if (key.length === 0) return describe('key', new NativeTypeError('keyBy returned an empty string; a key must be a non-empty string'));
+      if (overLimit(key, KEY_BYTES)) return describe('key', new NativeRangeError('keyBy returned a key longer than ' + KEY_BYTES + ' bytes of UTF-8'));
+      return key;
+    }
+    const what = isArray(key) ? 'an array' : typeof key === 'object' ? 'an object' : 'a ' + typeof key;
+    return describe('key', new NativeTypeError('keyBy returned ' + what + '; a key must be a non-empty string of at most ' + KEY_BYTES + ' bytes or a finite number (null or undefined passes over the event)'));
+  }
+
+  /**
+   * Folds one batch, or as much of it as fits in `y` ms of wall time. input: { md: mode (0 fold,
+   * 1 keys: run keyBy, 2 keyed: fold each event into its key's state), s: state (keyed: the initial
+   * state of a new key), k: keyed: each event's key, ks: keyed: stored states of those keys,
+   * i: indexes, t: receive times, b: bodies, st: stream, c: collect states, m: state byte limit,
+   * y: slice ms, u: CPU ms per event }. The outcome goes to the host through `done` (and `step`:
+   * every state when collecting, and always in keyed mode).
+   * @param {Function} reducer
    * @param {string} inputJson
    */
   function fold(reducer, inputJson) {
     const input = parse(inputJson);
+    const mode = input.md | 0;
     const n = input.i.length;
-    const collect = input.c === 1;
+    const collect = input.c === 1 || mode === 2;
     const limit = input.m;
     const budget = input.u;
     const started = realNow();
     let state = input.s;
+    const initialJson = mode === 2 ? stringify(input.s) : '';
+    /** @type {Record<string, unknown>} */
+    const states = create(null);
+    if (mode === 2) for (const key in input.ks) states[key] = input.ks[key];
+    /** @type {(string | null)[]} */
+    const keys = [];
     let lastTick = -Infinity;
     /** @type {string | null} */
     let stateJson = null;
     let folded = 0;
     /** @type {{ kind: string, message: string, stack: string } | null} */
     let error = null;
-    folding = true;
+    // keyBy records no effects: it only names the state an event belongs to.
+    folding = mode !== 1;
     for (let k = 0; k < n; k++) {
       const t = realNow();
       // A slice of wall time, so one batch never holds a sandbox thread long: the rest is folded
@@ -219,12 +251,29 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
       const index = input.i[k];
       now = input.t[k];
       seedIndex = index;
+      if (mode === 1) {
+        let key;
+        try {
+          key = toKey(reducer(input.b[k], index));
+        } catch (e) {
+          key = describe('threw', e);
+        }
+        if (key !== null && typeof key === 'object') error = key;
+        else if (realNow() - t >= budget && overBudget()) error = { kind: 'timeout', message: 'TimeoutError: keyBy used more than ' + budget + ' ms of CPU on this event', stack: '' };
+        if (error !== null) break;
+        keys[keys.length] = key;
+        folded = k + 1;
+        continue;
+      }
+      const key = mode === 2 ? input.k[k] : null;
+      if (mode === 2) state = key in states ? states[key] : parse(initialJson);
       let next;
       let json = '';
       try {
         // `stream.length` is the array's length when this event was appended (index + 1), so a
         // replay sees what the live fold saw; a fresh object per event keeps batches independent.
-        next = reducer(state, input.b[k], index, { team: input.st.team, name: input.st.name, length: index + 1 });
+        const meta = mode === 2 ? { team: input.st.team, name: input.st.name, length: index + 1, key: key } : { team: input.st.team, name: input.st.name, length: index + 1 };
+        next = reducer(state, input.b[k], index, meta);
         if (next instanceof NativePromise || (next !== null && typeof next === 'object' && getPrototypeOf(next) === NativePromise.prototype)) {
           error = describe('not_json', new NativeTypeError('the reducer returned a Promise; reducers must be synchronous and return the new state'));
         } else if (typeof next === 'function' || typeof next === 'symbol' || next === undefined) {
@@ -246,21 +295,24 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
         error = describe('not_json', new NativeTypeError('the new state contains the NUL character (\\u0000), which cannot be stored'));
       }
       if (error === null && overLimit(json, limit)) {
-        error = describe('state_too_large', new NativeRangeError('the new state is larger than ' + limit + ' bytes of JSON'));
+        error = describe('state_too_large', new NativeRangeError('the new state is larger than ' + limit + ' bytes of JSON' + (mode === 2 ? ' (the limit is per key)' : '')));
       }
       // Work the CPU interrupt never saw (one long builtin call) still counts against the budget.
       if (error === null && realNow() - t >= budget && overBudget()) {
         error = { kind: 'timeout', message: 'TimeoutError: the reducer used more than ' + budget + ' ms of CPU on this event', stack: '' };
       }
       if (error !== null) break;
-      state = parse(json); // the next event sees exactly what a reload from storage would give
+      // The next event sees exactly what a reload from storage would give.
+      if (mode === 2) states[/** @type {string} */ (key)] = parse(json);
+      else state = parse(json);
       stateJson = json;
       if (collect) step(json);
       folded = k + 1;
     }
     folding = false;
-    if (error === null) done(folded, stateJson, '', '', '');
-    else done(folded, stateJson, error.kind, error.message, error.stack);
+    const out = mode === 1 ? stringify(keys) : mode === 2 ? null : stateJson;
+    if (error === null) done(folded, out, '', '', '');
+    else done(folded, out, error.kind, error.message, error.stack);
   }
   defineProperty(fold, 'position', { value: () => position });
   return fold;

@@ -16,7 +16,7 @@ import { pipetDriver } from './driver.js';
 import { sha256Hex } from '../../crypto.ts';
 import { SPEC_LIST } from '../../effects/kinds/index.ts';
 import { EffectArgumentError, signatureText } from '../../effects/kinds/define.ts';
-import { emptyResult, MAX_EFFECT_BYTES, MAX_EFFECTS_PER_EVENT, type FoldError, type FoldErrorKind, type FoldResult, type RecordedEffect, type ThreadFold } from './types.ts';
+import { emptyResult, MAX_EFFECT_BYTES, MAX_KEY_BYTES, MAX_EFFECTS_PER_EVENT, type FoldError, type FoldErrorKind, type FoldResult, type RecordedEffect, type ThreadFold } from './types.ts';
 
 export type EngineOptions = {
   /** Written with the ordinal of the event being folded (-1 while compiling), read by the watchdog. */
@@ -43,7 +43,7 @@ const STACK_BYTES = 256 * 1024; // larger stacks let deep recursion corrupt the 
 const COMPILE_CPU_MS = 250;
 const DRIVER_SOURCE = `(${pipetDriver.toString()})`;
 const KINDS_JSON = JSON.stringify(SPEC_LIST.map((s) => [s.signature.name, s.signature.params]));
-const ERROR_KINDS = new Set<FoldErrorKind>(['threw', 'timeout', 'memory', 'state_too_large', 'not_json']);
+const ERROR_KINDS = new Set<FoldErrorKind>(['threw', 'timeout', 'memory', 'state_too_large', 'not_json', 'key']);
 
 const require = createRequire(import.meta.url);
 const wasmModule = new WebAssembly.Module(readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')));
@@ -275,8 +275,10 @@ type FoldOutcome = { result: FoldResult } | { at: number; error: Omit<FoldError,
 function foldWith(entry: Reducer, req: ThreadFold, options: EngineOptions): FoldOutcome {
   const { context } = entry;
   const events = req.events;
+  const mode = req.mode === 'keys' ? 1 : req.mode === 'keyed' ? 2 : 0;
+  const keyed = mode === 2 ? `"k":${JSON.stringify(req.keys ?? [])},"ks":${req.keyStatesJson ?? '{}'},` : '';
   const input =
-    `{"s":${req.stateJson},"st":${JSON.stringify(req.stream)},"c":${req.collectStates ? 1 : 0},"m":${req.limits.stateBytes},` +
+    `{"md":${mode},${keyed}"s":${req.stateJson},"st":${JSON.stringify(req.stream)},"c":${req.collectStates ? 1 : 0},"m":${req.limits.stateBytes},` +
     `"u":${req.limits.cpuMsPerEvent},"y":${req.sliceMs},` +
     `"i":[${events.map((e) => e.index).join(',')}],"t":[${events.map((e) => e.receivedAt).join(',')}],` +
     `"b":[${events.map((e) => e.bodyJson).join(',')}]}`;
@@ -331,15 +333,53 @@ function toResult(a: Active, req: ThreadFold): FoldResult {
   if (!o || !Number.isInteger(o.folded) || o.folded < 0 || o.folded > n) return malformed();
   const failed = o.errorKind !== '';
   if (failed && (o.folded >= n || !ERROR_KINDS.has(o.errorKind as FoldErrorKind))) return malformed();
-  if (o.folded > 0 && (o.stateJson === null || o.stateJson.includes('\\u0000') || Buffer.byteLength(o.stateJson) > req.limits.stateBytes)) return malformed();
-  if (req.collectStates && a.states.length < o.folded) return malformed();
+  if (req.mode === 'keys') return keysResult(o, req, malformed);
+  const keyed = req.mode === 'keyed';
+  if (!keyed && o.folded > 0 && !storable(o.stateJson, req)) return malformed();
+  if ((req.collectStates || keyed) && a.states.length < o.folded) return malformed();
+  if (keyed && !a.states.slice(0, o.folded).every((s) => storable(s, req))) return malformed();
   const result: FoldResult = {
     stateJson: o.folded > 0 ? o.stateJson! : req.stateJson,
     folded: o.folded,
     effects: a.effects.filter((e) => e.k < o.folded).map(({ k: _k, ...e }) => e as RecordedEffect),
   };
-  if (req.collectStates) result.states = a.states.slice(0, o.folded);
+  if (req.collectStates || keyed) result.states = a.states.slice(0, o.folded);
   if (failed) result.error = { kind: o.errorKind as FoldErrorKind, message: o.errorMessage, stack: o.errorStack, index: req.events[o.folded].index };
   else if (o.folded < n) result.yielded = true;
+  return result;
+}
+
+function storable(json: string | null, req: ThreadFold): json is string {
+  return json !== null && !json.includes('\\u0000') && Buffer.byteLength(json) <= req.limits.stateBytes;
+}
+
+/**
+ * keyBy's keys, checked again here: strings of 1..MAX_KEY_BYTES bytes or null. A key the driver let
+ * through that cannot be stored (a NUL, a lone surrogate) stops the batch at its event.
+ */
+function keysResult(o: { folded: number; stateJson: string | null; errorKind: string; errorMessage: string; errorStack: string }, req: ThreadFold, malformed: () => FoldResult): FoldResult {
+  let keys: unknown;
+  try {
+    keys = JSON.parse(o.stateJson ?? '');
+  } catch {
+    return malformed();
+  }
+  if (!Array.isArray(keys) || keys.length !== o.folded) return malformed();
+  let folded = o.folded;
+  let error: FoldError | undefined =
+    o.errorKind !== '' ? { kind: o.errorKind as FoldErrorKind, message: o.errorMessage, stack: o.errorStack, index: req.events[o.folded].index } : undefined;
+  for (let k = 0; k < keys.length; k++) {
+    const key: unknown = keys[k];
+    if (key === null) continue;
+    if (typeof key !== 'string' || key === '' || Buffer.byteLength(key) > MAX_KEY_BYTES) return malformed();
+    if (key.includes('\u0000') || !key.isWellFormed()) {
+      folded = k;
+      error = { kind: 'key', message: 'TypeError: keyBy returned a key with a NUL character or a lone surrogate, which cannot be stored', stack: '', index: req.events[k].index };
+      break;
+    }
+  }
+  const result: FoldResult = { stateJson: req.stateJson, folded, effects: [], keys: (keys as (string | null)[]).slice(0, folded) };
+  if (error) result.error = error;
+  else if (folded < req.events.length) result.yielded = true;
   return result;
 }

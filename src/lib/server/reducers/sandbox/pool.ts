@@ -289,17 +289,28 @@ export async function foldSlice(req: FoldRequest, { pool = 'fold' }: { pool?: Po
 export async function foldBatch(req: FoldRequest, options: { pool?: PoolName } = {}): Promise<FoldResult> {
   let result = await foldSlice(req, options);
   while (result.yielded) {
-    const rest = await foldSlice({ ...req, stateJson: result.stateJson, events: req.events.slice(result.folded) }, options);
+    const done = result.folded;
+    const rest = await foldSlice({ ...req, ...continuation(req, result), events: req.events.slice(done) }, options);
     result = {
       stateJson: rest.stateJson,
-      folded: result.folded + rest.folded,
+      folded: done + rest.folded,
       effects: [...result.effects, ...rest.effects],
-      ...(req.collectStates ? { states: [...(result.states ?? []), ...(rest.states ?? [])] } : {}),
+      ...(result.states ? { states: [...result.states, ...(rest.states ?? [])] } : {}),
+      ...(result.keys ? { keys: [...result.keys, ...(rest.keys ?? [])] } : {}),
       ...(rest.error ? { error: rest.error } : {}),
       ...(rest.yielded ? { yielded: true as const } : {}),
     };
   }
   return result;
+}
+
+/** Where the next slice starts from: the state so far, or in keyed mode the keys' states so far. */
+function continuation(req: FoldRequest, so: FoldResult): Partial<FoldRequest> {
+  if (req.mode === 'keys') return {};
+  if (req.mode !== 'keyed') return { stateJson: so.stateJson };
+  const states = JSON.parse(req.keyStatesJson ?? '{}') as Record<string, unknown>;
+  so.states!.forEach((json, i) => Object.defineProperty(states, req.keys![i], { value: JSON.parse(json), enumerable: true, configurable: true, writable: true }));
+  return { keys: req.keys!.slice(so.folded), keyStatesJson: JSON.stringify(states) };
 }
 
 /** Terminates every sandbox thread (tests, graceful shutdown); queued folds are rejected. */

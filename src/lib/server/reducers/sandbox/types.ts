@@ -27,9 +27,21 @@ export type FoldRequest = {
   limits?: Partial<SandboxLimits>;
   /** Dry runs: also return the state after each event. */
   collectStates?: boolean;
+  /**
+   * Keyed reducers fold in two calls: `keys` runs `code` (the keyBy function) over the events and
+   * returns each event's key; `keyed` folds each event into the state of `keys[i]`, starting from
+   * `keyStatesJson` (a JSON object of the stored states of those keys) or, for a key not in it, from
+   * `stateJson` (the initial state), and returns every event's new state in `states`.
+   */
+  mode?: 'keys' | 'keyed';
+  keys?: string[];
+  keyStatesJson?: string;
 };
 
-export type FoldErrorKind = 'threw' | 'timeout' | 'memory' | 'state_too_large' | 'not_json' | 'compile';
+/** A key is a non-empty string of at most this many bytes of UTF-8 (numbers become their decimal string). */
+export const MAX_KEY_BYTES = 512;
+
+export type FoldErrorKind = 'threw' | 'timeout' | 'memory' | 'state_too_large' | 'not_json' | 'compile' | 'key';
 export type FoldError = { message: string; stack: string; index: number; kind: FoldErrorKind };
 
 export type FoldResult = {
@@ -39,8 +51,10 @@ export type FoldResult = {
   folded: number;
   /** Effects recorded by the folded events only, in order. */
   effects: RecordedEffect[];
-  /** With collectStates, the state JSON after each folded event. */
+  /** With collectStates (and always in `keyed` mode), the state JSON after each folded event. */
   states?: string[];
+  /** `keys` mode: each folded event's key, null where keyBy passed over it. */
+  keys?: (string | null)[];
   error?: FoldError;
   /** The call's time slice ran out before the batch did (no error): fold the rest with another call. */
   yielded?: true;
@@ -52,9 +66,10 @@ export type ThreadData = { progress: SharedArrayBuffer; idleMs: number; cacheByt
 export type ThreadRequest = { id: number; req: ThreadFold };
 export type ThreadReply = { id: number; result?: FoldResult; failure?: string } | { ready: true; warmUpMs: number };
 
-export const emptyResult = (req: { stateJson: string; collectStates?: boolean }): FoldResult => ({
+export const emptyResult = (req: { stateJson: string; collectStates?: boolean; mode?: FoldRequest['mode'] }): FoldResult => ({
   stateJson: req.stateJson,
   folded: 0,
   effects: [],
-  ...(req.collectStates ? { states: [] } : {}),
+  ...(req.collectStates || req.mode === 'keyed' ? { states: [] } : {}),
+  ...(req.mode === 'keys' ? { keys: [] } : {}),
 });
