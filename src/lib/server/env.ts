@@ -52,6 +52,8 @@ const EnvSchema = z.object({
   // at once, so this only bounds how long a lost broadcast could leave a cache stale. 0 disables.
   AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   MAX_STREAMS_PER_TEAM: z.coerce.number().int().positive().default(1_000),
+  // Keys one keyed reducer may hold (a team's own limit: admin set-limits --keys-per-reducer).
+  KEYS_PER_REDUCER: z.coerce.number().int().positive().default(10_000_000),
   // The landing page's public playground stream (team/stream), created on first use; `off` disables it.
   DEMO_STREAM: z.union([z.literal('off'), z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}\/[a-z0-9][a-z0-9-]{0,62}$/, 'team/stream or off')]).default('demo/playground'),
   // Sign-up and log-in attempts per 15 minutes, per client address, and log-in attempts per

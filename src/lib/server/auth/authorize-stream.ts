@@ -9,7 +9,8 @@ import { isSlug } from '../../schemas/vocabulary.ts';
 import { streamIdFor } from '../streams/stream-id.ts';
 import type { SignatureScheme } from '../../schemas/stream-signature.ts';
 
-export type StreamAccess = 'read' | 'append';
+/** `manage`: changing what the stream's reducers hold (deleting a key), with a manage key or as a member. */
+export type StreamAccess = 'read' | 'append' | 'manage';
 
 export type AuthorizeStreamOptions = {
   teamSlug: string;
@@ -62,7 +63,7 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFr
     if (!apiKey) throw new AppError('unauthorized', 'This API key is not valid (it may have been revoked).');
     if (!team || apiKey.teamId !== team.id) throw new AppError('forbidden', 'This API key belongs to another team.');
     if (keyFrom === 'query') refuseKeyInUrl(apiKey.scopes, access);
-    const scope = access === 'read' ? 'read' : 'ingest';
+    const scope = access === 'append' ? 'ingest' : access;
     if (!apiKey.scopes.includes(scope)) throw new AppError('forbidden', `This API key lacks the \`${scope}\` scope.`);
     const stream = found?.stream ?? null;
     if (apiKey.streamId && stream?.id !== apiKey.streamId) throw new AppError('forbidden', 'This API key is limited to another stream.');
@@ -82,7 +83,7 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFr
   }
   // A signed stream's signature is its senders' credential: no key in a third party's URL.
   if (stream && access === 'append' && stream.signatureScheme) return { stream, team: team!, anonymous: true, principal: `signed:${stream.id}` };
-  if (stream && (access === 'read' ? stream.publicRead : stream.publicWrite)) return { stream, team: team!, anonymous: true, principal: 'anon' };
+  if (stream && access !== 'manage' && (access === 'read' ? stream.publicRead : stream.publicWrite)) return { stream, team: team!, anonymous: true, principal: 'anon' };
   throw new AppError('unauthorized', 'Authentication required: send `Authorization: Bearer <key>` (or `?key=<ingest key>` for HTML forms).');
 }
 

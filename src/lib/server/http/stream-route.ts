@@ -18,7 +18,7 @@ export type StreamContext = StreamGrant & {
 
 const STREAM_FIELDS = { id: true, slug: true, teamId: true, length: true, allowedOrigins: true, signatureScheme: true, signatureSecret: true } as const;
 
-const EXPOSED = 'Location, Link, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Pipet-Length, Pipet-Index, Pipet-Received-At, Pipet-Folded';
+const EXPOSED = 'Location, Link, ETag, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Pipet-Length, Pipet-Index, Pipet-Received-At, Pipet-Folded, Pipet-Keys';
 
 export function originAllowed(origin: string | null, allowed: string[]): boolean {
   return !!origin && (allowed.includes('*') || allowed.includes(origin));
@@ -142,7 +142,7 @@ export function writeKeyPreflight(): RequestHandler {
       status: 204,
       headers: {
         ...ANY_ORIGIN,
-        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
         'access-control-allow-headers': event.request.headers.get('access-control-request-headers') ?? 'Authorization, Content-Type',
         'access-control-max-age': '600',
       },
@@ -160,7 +160,7 @@ export function streamPreflight(): RequestHandler {
       status: 204,
       headers: {
         'access-control-allow-origin': origin!,
-        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
         'access-control-allow-headers': 'Authorization, Content-Type, Idempotency-Key, Last-Event-ID',
         'access-control-max-age': '600',
         vary: 'Origin',

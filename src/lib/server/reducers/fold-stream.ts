@@ -11,6 +11,7 @@ import { readEvents, type StoredEvent } from '../streams/read-events.ts';
 import { foldSlice, type FoldResult, type RecordedEffect, type SandboxEvent } from './sandbox/index.ts';
 import { effectId } from './effect-id.ts';
 import { loadReducerCode } from './reducer-code.ts';
+import { foldKeyed, keyLimitOf, type KeyedWrites } from './fold-keyed.ts';
 import { enqueueEffects } from '../effects/enqueue-effect.ts';
 import { firstAttemptAt, specOf } from '../effects/kinds/index.ts';
 import { env } from '../env.ts';
@@ -20,8 +21,12 @@ export type FoldStreamOptions = { streamId: string; batchSize?: number; timeBudg
 /** `more`: the time budget ran out with work left (the caller queues another round). */
 export type FoldStreamResult = { folded: number; more: boolean };
 
-type Stream = { id: string; slug: string; teamId: string; team: string; length: number };
-type Track = { reducerId: string; replay: boolean; version: number; cursor: number; stateJson: string; suppressBelow: number };
+type Stream = { id: string; slug: string; teamId: string; team: string; length: number; keyLimit: number };
+type Track = {
+  reducerId: string; replay: boolean; version: number; cursor: number; stateJson: string; suppressBelow: number;
+  /** Keyed reducers: the lineage their key rows are written in, the keys it holds, the epoch deleting a key bumps. */
+  lineage: number; keyCount: number; keysEpoch: number;
+};
 
 export async function foldStream({ streamId, batchSize = 1000, timeBudgetMs = 1_000, db = defaultDb() }: FoldStreamOptions): Promise<FoldStreamResult> {
   const started = Date.now();
@@ -81,11 +86,13 @@ export async function streamBehind(streamId: string): Promise<boolean> {
 /** The stream and the track each enabled, active reducer folds now (the replay track while one runs), in one read. */
 async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: Track[] } | null> {
   const rows = await sql<{
-    slug: string; teamId: string; team: string; length: number; reducerId: string | null; status: string | null; version: number; cursor: number; state: string | null;
+    slug: string; teamId: string; team: string; length: number; maxKeys: number | null; reducerId: string | null; status: string | null; version: number; cursor: number; state: string | null;
     suppressUntil: number; replayVersion: number | null; replayCursor: number | null; replayState: string | null; replayUntil: number | null;
+    lineage: number; keyCount: number; replayKeyCount: number; keysEpoch: number;
   }>(
-    `SELECT s.slug, s."teamId", t.slug AS team, s.length, rs."reducerId", rs.status::text AS status, rs.version, rs.cursor, rs.state::text AS state,
-            rs."suppressUntil", rs."replayVersion", rs."replayCursor", rs."replayState"::text AS "replayState", rs."replayUntil"
+    `SELECT s.slug, s."teamId", t.slug AS team, s.length, t."maxKeysPerReducer" AS "maxKeys", rs."reducerId", rs.status::text AS status, rs.version, rs.cursor, rs.state::text AS state,
+            rs."suppressUntil", rs."replayVersion", rs."replayCursor", rs."replayState"::text AS "replayState", rs."replayUntil",
+            rs.lineage, rs."keyCount", rs."replayKeyCount", rs."keysEpoch"
      FROM "Stream" s JOIN "Team" t ON t.id = s."teamId"
      LEFT JOIN "Reducer" r ON r."streamId" = s.id AND r.enabled
      LEFT JOIN "ReducerState" rs ON rs."streamId" = r."streamId" AND rs."reducerId" = r.id AND rs.status = 'active'
@@ -93,7 +100,7 @@ async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: T
     [streamId],
   );
   if (rows.length === 0) return null;
-  const { slug, teamId, team, length } = rows[0];
+  const { slug, teamId, team, length, maxKeys } = rows[0];
   const tracks = rows
     .filter((r) => r.reducerId !== null)
     .map((r) => {
@@ -105,9 +112,13 @@ async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: T
         cursor: replay ? r.replayCursor! : r.cursor,
         stateJson: (replay ? r.replayState : r.state) ?? 'null',
         suppressBelow: replay ? r.replayUntil! : r.suppressUntil,
+        // A replay folds from event 0 into rows of its own, under its version.
+        lineage: replay ? r.replayVersion! : r.lineage,
+        keyCount: replay ? r.replayKeyCount : r.keyCount,
+        keysEpoch: r.keysEpoch,
       };
     });
-  return { stream: { id: streamId, slug, teamId, team, length }, tracks };
+  return { stream: { id: streamId, slug, teamId, team, length, keyLimit: keyLimitOf(maxKeys) }, tracks };
 }
 
 /** One slice of the events for one reducer, committed; how many events it folded (0: lost a race or nothing to do). */
@@ -116,16 +127,23 @@ async function foldTrack({ track, stream, events: available, db }: { track: Trac
   const events = available.slice(0, boundary - track.cursor);
   if (events.length === 0) return 0;
   const code = await loadReducerCode(stream.id, track.reducerId, track.version, db);
-  const result = await foldSlice({
-    tenant: stream.teamId,
-    cacheKey: `${track.reducerId}:${track.version}`,
-    code: code.code,
-    stateJson: track.stateJson,
-    events,
-    stream: { team: stream.team, name: stream.slug, length: stream.length },
-  });
-  const snapshot = !result.error && track.cursor + result.folded === boundary ? boundary : null;
-  const pending = await commitBatch({ track, stream, result, snapshot });
+  const meta = { team: stream.team, name: stream.slug, length: stream.length };
+  let result: FoldResult;
+  let keyed: KeyedWrites | undefined;
+  if (code.keyBy !== null) {
+    ({ result, writes: keyed } = await foldKeyed({
+      track: { ...track, keyLimit: stream.keyLimit },
+      code: { ...code, keyBy: code.keyBy },
+      tenant: stream.teamId,
+      stream: { id: stream.id, ...meta },
+      events,
+    }));
+  } else {
+    result = await foldSlice({ tenant: stream.teamId, cacheKey: `${track.reducerId}:${track.version}`, code: code.code, stateJson: track.stateJson, events, stream: meta });
+  }
+  // A keyed reducer's state is its keys: its time travel reads their history, not snapshots.
+  const snapshot = !keyed && !result.error && track.cursor + result.folded === boundary ? boundary : null;
+  const pending = await commitBatch({ track, stream, result, snapshot, keyed });
   if (pending === null) return 0;
   // Best effort, after commit: the rows are stored, and the sweep enqueues whatever this misses.
   await enqueueEffects(pending.map((e) => ({ ...e, streamId: stream.id })));
@@ -158,9 +176,13 @@ const COMMIT_SQL = `SELECT pipet_commit_fold($1::uuid, $2::uuid, $3::boolean, $4
   $12::text[], $13::int[], $14::int[], $15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::text[], $20::text[], $21::int) AS committed`;
 
 /** Commits one folded batch; the effects to enqueue, or null when another worker got there first. */
-async function commitBatch({ track, stream, result, snapshot }: { track: Track; stream: Stream; result: FoldResult; snapshot: number | null }): Promise<StoredEffect[] | null> {
+async function commitBatch({ track, stream, result, snapshot, keyed }: { track: Track; stream: Stream; result: FoldResult; snapshot: number | null; keyed?: KeyedWrites }): Promise<StoredEffect[] | null> {
   const recordedAt = new Date();
-  const keyOf = (e: RecordedEffect) => specOf(e.kind).keyOf?.(e.payload as never) ?? null;
+  // In a keyed reducer a timer's key is scoped to the state key: user A's `check` is not user B's.
+  const keyOf = (e: RecordedEffect) => {
+    const key = specOf(e.kind).keyOf?.(e.payload as never) ?? null;
+    return key !== null && keyed ? JSON.stringify([keyed.keyOf.get(e.eventIndex), key]) : key;
+  };
   // Within the batch the last keyed timer or cancel() for a key wins; earlier keyed timers are cancelled outright.
   const lastForKey = new Map<string, number>();
   result.effects.forEach((e, i) => {
@@ -185,6 +207,13 @@ async function commitBatch({ track, stream, result, snapshot }: { track: Track; 
   });
   // Keys whose pending timers from earlier batches this batch replaces (history, being suppressed, replaces nothing).
   const replacedKeys = [...new Set(effects.filter((e) => e.key !== null && e.status !== 'suppressed').map((e) => e.key!))];
+  const committed = keyed ? await commitKeyed({ track, stream, result, effects, replacedKeys, keyed }) : await commitPlain({ track, stream, result, effects, replacedKeys, snapshot });
+  return committed ? effects.filter((e) => e.status === 'pending') : null;
+}
+
+type Commit = { track: Track; stream: Stream; result: FoldResult; effects: StoredEffect[]; replacedKeys: string[] };
+
+async function commitPlain({ track, stream, result, effects, replacedKeys, snapshot }: Commit & { snapshot: number | null }): Promise<boolean> {
   const [row] = await sql<{ committed: boolean }>(COMMIT_SQL, [
     stream.id,
     track.reducerId,
@@ -208,8 +237,47 @@ async function commitBatch({ track, stream, result, snapshot }: { track: Track; 
     replacedKeys,
     snapshot,
   ]);
-  if (row?.committed !== true) return null;
-  return effects.filter((e) => e.status === 'pending');
+  return row?.committed === true;
+}
+
+// pipet_commit_keyed_fold (migration keyed_state): the same commit, guarded also by the keys epoch,
+// with the keys that changed and every change.
+const COMMIT_KEYED_SQL = `SELECT pipet_commit_keyed_fold($1::uuid, $2::uuid, $3::boolean, $4::int, $5::int, $6::int, $7::text, $8::text, $9::int, $10::uuid,
+  $11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[], $19::text[], $20::text[],
+  $21::int, $22::int, $23::text[], $24::text[], $25::int[], $26::text[], $27::int[], $28::text[]) AS committed`;
+
+async function commitKeyed({ track, stream, result, effects, replacedKeys, keyed }: Commit & { keyed: KeyedWrites }): Promise<boolean> {
+  const [row] = await sql<{ committed: boolean }>(COMMIT_KEYED_SQL, [
+    stream.id,
+    track.reducerId,
+    track.replay,
+    track.cursor + result.folded,
+    track.version,
+    track.cursor,
+    result.error?.message ?? null,
+    result.error?.stack ?? null,
+    result.error?.index ?? null,
+    stream.teamId,
+    effects.map((e) => e.id),
+    effects.map((e) => e.eventIndex),
+    effects.map((e) => e.ordinal),
+    effects.map((e) => e.kind),
+    effects.map((e) => JSON.stringify(e.payload)),
+    effects.map((e) => e.status),
+    effects.map((e) => e.nextAttemptAt),
+    effects.map((e) => e.key),
+    replacedKeys,
+    effects.map((e) => keyed.keyOf.get(e.eventIndex) ?? null),
+    track.lineage,
+    track.keysEpoch,
+    keyed.states.map((s) => s.key),
+    keyed.states.map((s) => s.json),
+    keyed.states.map((s) => s.index),
+    keyed.changes.map((c) => c.key),
+    keyed.changes.map((c) => c.index),
+    keyed.changes.map((c) => c.json),
+  ]);
+  return row?.committed === true;
 }
 
 /** The replay caught up with the stream: its state becomes the live one. */
@@ -217,6 +285,7 @@ async function promoteReplay(streamId: string, track: Track): Promise<void> {
   const [row] = await sql<{ promoted: number }>(
     `WITH p AS (
        UPDATE "ReducerState" SET state = "replayState", cursor = "replayCursor", version = "replayVersion", "suppressUntil" = "replayUntil",
+         lineage = "replayVersion", "keyCount" = "replayKeyCount", "replayKeyCount" = 0,
          "replayState" = NULL, "replayCursor" = NULL, "replayVersion" = NULL, "replayUntil" = NULL, "updatedAt" = now()
        WHERE "streamId" = $4::uuid AND "reducerId" = $1::uuid AND "replayVersion" = $2 AND "replayCursor" = $3 RETURNING 1)
      SELECT count(*)::int AS promoted FROM p`,

@@ -11,10 +11,24 @@ import { enqueue } from '../../queue/enqueue.ts';
 import { Slug } from '../../../schemas/vocabulary.ts';
 import { readReducerProgress } from '../../reducers/read-reducer-progress.ts';
 import { streamIdFor } from '../../streams/stream-id.ts';
+import { keyAt, keyHistory, listKeys, readKey } from '../../reducers/read-keys.ts';
+import { deleteKey } from '../../reducers/delete-key.ts';
+import { MAX_KEY_BYTES } from '../../reducers/sandbox/index.ts';
 
 const StreamInput = z.object({ stream: Slug });
 const ReducerInput = StreamInput.extend({ name: Slug });
 const PREVIEW = 10_000;
+const Key = z.string().min(1).refine((k) => Buffer.byteLength(k) <= MAX_KEY_BYTES, `A key is at most ${MAX_KEY_BYTES} bytes of UTF-8.`);
+const KeyedInput = ReducerInput.extend({ key: Key });
+const KeyBy = z.string().max(10 * 1024).nullish();
+
+/** Where a keyed reducer's keys live; NOT_FOUND-style refusal for a reducer with one state. */
+function keyScope(r: Awaited<ReturnType<typeof findReducer>>) {
+  if (r.keyBy === null || !r.state) throw new AppError('bad_request', `Reducer \`${r.name}\` is not keyed: it has one state (reducer.get).`);
+  return { streamId: r.streamId, reducerId: r.id, lineage: r.state.lineage };
+}
+
+const parse = (json: string) => JSON.parse(json) as unknown;
 
 async function findStream(ctx: Context & { team: { id: string; slug: string } }, slug: string) {
   const stream = await ctx.db.stream.findUnique({ where: { id: streamIdFor(ctx.team.slug, slug), teamId: ctx.team.id }, select: { id: true, slug: true, length: true } });
@@ -45,6 +59,8 @@ function summary(r: Awaited<ReturnType<typeof findReducer>>) {
     error: s?.status === 'errored' ? { message: s.errorMessage, stack: s.errorStack, index: s.errorIndex, at: s.erroredAt } : null,
     replay: s?.replayVersion != null ? { version: s.replayVersion, folded: s.replayCursor ?? 0, until: s.replayUntil ?? 0, length: r.stream.length } : null,
     skipped: s?.skipped ?? [],
+    keyBy: r.keyBy,
+    keyCount: r.keyBy === null ? null : (s?.keyCount ?? 0),
     updatedAt: r.updatedAt,
   };
 }
@@ -81,10 +97,10 @@ export const reducerRouter = router({
   }),
 
   upsert: teamProcedure
-    .input(ReducerInput.extend({ code: z.string().min(1).max(100 * 1024), initialState: z.json().optional(), replay: z.boolean().optional() }))
+    .input(ReducerInput.extend({ code: z.string().min(1).max(100 * 1024), keyBy: KeyBy, initialState: z.json().optional(), replay: z.boolean().optional() }))
     .mutation(async ({ ctx, input }) => {
       const stream = await findStream(ctx, input.stream);
-      const { reducer, created, changed } = await upsertReducer({ streamId: stream.id, name: input.name, code: input.code, initialState: input.initialState ?? null, replay: input.replay, db: ctx.db });
+      const { reducer, created, changed } = await upsertReducer({ streamId: stream.id, name: input.name, code: input.code, keyBy: input.keyBy ?? null, initialState: input.initialState ?? null, replay: input.replay, db: ctx.db });
       return { name: reducer.name, version: reducer.version, created, changed };
     }),
 
@@ -105,9 +121,47 @@ export const reducerRouter = router({
     return skipFailingEvent({ streamId: r.streamId, reducerId: r.id, db: ctx.db });
   }),
 
-  /** The state right after event `index` (time travel), from the nearest snapshot. */
-  stateAt: teamProcedure.input(ReducerInput.extend({ index: z.number().int().min(0) })).query(async ({ ctx, input }) => {
+  /** One key's live state (keyed reducers). */
+  state: teamProcedure.input(KeyedInput).query(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
+    const found = await readKey({ ...keyScope(r), key: input.key });
+    if (!found) throw new AppError('not_found', `Reducer \`${r.name}\` has never seen the key \`${input.key}\`.`);
+    return { key: found.key, state: parse(found.stateJson), index: found.index, folded: r.state?.cursor ?? 0 };
+  }),
+
+  /** A page of a keyed reducer's keys with their states, in code point order; `cursor` is the previous page's `next`. */
+  keys: teamProcedure
+    .input(ReducerInput.extend({ prefix: z.string().max(MAX_KEY_BYTES).optional(), cursor: z.string().max(4 * MAX_KEY_BYTES).nullish(), limit: z.number().int().min(1).max(1000).optional() }))
+    .query(async ({ ctx, input }) => {
+      const r = await findReducer(ctx, input);
+      const page = await listKeys({ ...keyScope(r), prefix: input.prefix ?? '', after: input.cursor ?? null, limit: input.limit ?? 100 });
+      return { keys: page.keys.map((k) => ({ key: k.key, state: parse(k.stateJson), index: k.index })), next: page.next, total: r.state?.keyCount ?? 0, folded: r.state?.cursor ?? 0 };
+    }),
+
+  /** One key's changes, newest first, each with the event that made it. */
+  keyHistory: teamProcedure.input(KeyedInput.extend({ before: z.number().int().min(0).nullish(), limit: z.number().int().min(1).max(200).optional() })).query(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    const { changes, next } = await keyHistory({ ...keyScope(r), key: input.key, before: input.before ?? null, limit: input.limit ?? 50 });
+    return { changes: changes.map((c) => ({ index: c.index, state: parse(c.stateJson), event: c.eventJson === null ? null : parse(c.eventJson), receivedAt: c.receivedAt })), next };
+  }),
+
+  /** Forgets one key: its state, its history and its pending timers. */
+  deleteKey: teamProcedure.input(KeyedInput).mutation(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    keyScope(r);
+    return deleteKey({ streamId: r.streamId, reducerId: r.id, key: input.key, db: ctx.db });
+  }),
+
+  /** The state right after event `index` (time travel): from the nearest snapshot, or for a keyed reducer that key's history. */
+  stateAt: teamProcedure.input(ReducerInput.extend({ index: z.number().int().min(0), key: Key.optional() })).query(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    if (r.keyBy !== null) {
+      if (input.key === undefined) throw new AppError('bad_request', 'Time travel on a keyed reducer is per key: give `key`.');
+      if (input.index >= (r.state?.cursor ?? 0)) throw new AppError('conflict', `Event ${input.index} is not folded yet; its state can be read once it is.`);
+      const past = await keyAt({ ...keyScope(r), key: input.key, index: input.index });
+      if (!past) throw new AppError('not_found', `Reducer \`${r.name}\` had not seen the key \`${input.key}\` by event ${input.index}.`);
+      return { index: input.index, folded: input.index + 1, version: r.version, state: parse(past.stateJson) };
+    }
     const stream = { id: r.streamId, slug: r.stream.slug, team: ctx.team.slug, teamId: ctx.team.id };
     const past = await stateAt({ stream, reducerId: r.id, index: input.index });
     return { index: input.index, folded: past.folded, version: past.version, state: JSON.parse(past.stateJson) as unknown };
