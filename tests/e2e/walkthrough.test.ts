@@ -51,14 +51,20 @@ it('installs stuck-user with curl, and emails only the user who is stuck', async
   expect(batch.status).toBe(201);
 
   const deadline = Date.now() + 20_000;
-  let state: { users: Record<string, { outcome: string | null }> } | undefined;
+  // One state per user, each at its own URL.
+  const user = async (id: string) => {
+    const res = await fetch(`${B}/state/stuck-users/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${key}` } });
+    return res.status === 200 ? ((await res.json()) as { outcome: string | null }) : null;
+  };
+  let ada: { outcome: string | null } | null = null;
+  let bob: { outcome: string | null } | null = null;
   while (Date.now() < deadline) {
-    state = await (await fetch(`${B}/state/stuck-users`, { headers: { authorization: `Bearer ${key}` } })).json();
-    if (state?.users?.ada?.outcome && state.users.bob?.outcome && smtp.mails.length > 0) break;
+    [ada, bob] = await Promise.all([user('ada'), user('bob')]);
+    if (ada?.outcome && bob?.outcome && smtp.mails.length > 0) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  expect(state?.users.ada.outcome, worker.output()).toBe('emailed');
-  expect(state?.users.bob.outcome).toMatch(/already reached out/);
+  expect(ada?.outcome, worker.output()).toBe('emailed');
+  expect(bob?.outcome).toMatch(/already reached out/);
   expect(smtp.mails).toHaveLength(1);
   expect(smtp.mails[0].to).toEqual(['ada@example.com']);
   expect(smtp.mails[0].raw).toContain('created a stream');

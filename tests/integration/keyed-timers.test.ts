@@ -11,6 +11,7 @@ const { appendEvents } = await import('../../src/lib/server/streams/append-event
 const { foldStream } = await import('../../src/lib/server/reducers/fold-stream.ts');
 const { upsertReducer, replayReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
 const { readReducerState } = await import('../../src/lib/server/reducers/read-state.ts');
+const { readKey } = await import('../../src/lib/server/reducers/read-keys.ts');
 const { installRecipe } = await import('../../src/lib/server/recipes/install-recipe.ts');
 const { foldBatch } = await import('../../src/lib/server/reducers/sandbox/index.ts');
 
@@ -113,10 +114,12 @@ describe('the inactive-users recipe', () => {
     await append(s.id, { type: 'login', user: 'bob' });
     await sleep(1_000);
     await foldStream({ streamId: s.id });
-    const state = JSON.parse((await readReducerState({ streamId: s.id, name: 'inactive' }))!.stateJson);
-    expect(state.inactive).toBe(2);
-    expect(state.users.ada).toMatchObject({ nudges: 1 });
-    expect(state.users.bob).toMatchObject({ nudges: 1 });
+    // One state per user; user A's `inactive` timer and user B's are two timers.
+    const view = (await readReducerState({ streamId: s.id, name: 'inactive' }))!;
+    expect(view.keyed).toMatchObject({ keyCount: 2 });
+    const user = async (key: string) => JSON.parse((await readKey({ streamId: s.id, reducerId: view.reducerId, lineage: view.keyed!.lineage, key }))!.stateJson);
+    expect(await user('ada')).toMatchObject({ nudges: 1 });
+    expect(await user('bob')).toMatchObject({ nudges: 1 });
     expect((await bodies(s.id)).filter((b) => b.type === 'inactive')).toHaveLength(2);
   });
 });

@@ -73,16 +73,17 @@ describe('stuck-user recipe, end to end', () => {
       ],
     });
     const deadline = Date.now() + 20_000;
-    type StuckState = { users: Record<string, { outcome: string | null }> };
-    let state = null as StuckState | null;
+    // One state per user (the recipe is keyed by user).
+    type UserState = { outcome: string | null };
+    const users: Record<string, UserState | undefined> = {};
     while (Date.now() < deadline) {
-      const row = await db().reducerState.findFirst({ where: { reducer: { streamId: stream.id, name: 'stuck-users' } } });
-      state = (row?.state ?? null) as StuckState | null;
-      if (state?.users.ada?.outcome && state.users.bob?.outcome && smtp.mails.length > 0) break;
+      const rows = await db().keyedState.findMany({ where: { streamId: stream.id, key: { in: ['ada', 'bob'] } } });
+      for (const r of rows) users[r.key] = r.state as UserState;
+      if (users.ada?.outcome && users.bob?.outcome && smtp.mails.length > 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(state?.users.ada.outcome, worker.output()).toBe('emailed');
-    expect(state?.users.bob.outcome).toBe('not emailed: already reached out (wrote to support)');
+    expect(users.ada?.outcome, worker.output()).toBe('emailed');
+    expect(users.bob?.outcome).toBe('not emailed: already reached out (wrote to support)');
     expect(smtp.mails).toHaveLength(1);
     expect(smtp.mails[0].to).toEqual(['ada@example.com']);
     expect(smtp.mails[0].raw).toMatch(/^Subject: Stuck on setup\?$/m);

@@ -18,10 +18,23 @@ function fold(plan: RecipePlan, events: unknown[]) {
     email: (...args: unknown[]) => effects.push({ kind: 'email', args }),
     schedule: (...args: unknown[]) => effects.push({ kind: 'timer', args }),
   };
-  const reducer = vm.runInNewContext(`(${plan.reducers[0].code})`, sandbox) as (s: unknown, e: unknown, i: number, st: object) => unknown;
-  let state = JSON.parse(JSON.stringify(plan.reducers[0].initialState));
+  const { code, keyBy, initialState, stream } = plan.reducers[0];
+  const reducer = vm.runInNewContext(`(${code})`, sandbox) as (s: unknown, e: unknown, i: number, st: object) => unknown;
+  const copy = (v: unknown) => JSON.parse(JSON.stringify(v));
+  if (keyBy) {
+    // A keyed reducer: one state per key, the event's key from keyBy (null passes over it).
+    const keyOf = vm.runInNewContext(`(${keyBy})`, {}) as (e: unknown, i: number) => string | null;
+    const states = new Map<string, unknown>();
+    events.forEach((e, i) => {
+      const key = keyOf(copy(e), i);
+      if (key === null) return;
+      states.set(key, copy(reducer(states.has(key) ? states.get(key) : copy(initialState), copy(e), i, { team: 'acme', name: stream, length: i + 1, key })));
+    });
+    return { state: Object.fromEntries(states) as any, effects };
+  }
+  let state = copy(initialState);
   events.forEach((e, i) => {
-    state = JSON.parse(JSON.stringify(reducer(state, JSON.parse(JSON.stringify(e)), i, { team: 'acme', name: plan.reducers[0].stream, length: i + 1 })));
+    state = copy(reducer(state, copy(e), i, { team: 'acme', name: stream, length: i + 1 }));
   });
   return { state, effects };
 }
@@ -46,7 +59,7 @@ describe('stuck-user', () => {
     expect(msg.text).toContain('Hi Ada');
     expect(msg.text).toContain('created project and installed CLI');
     expect(msg.text).toContain('You have read Quickstart.');
-    expect(state.users.ada.outcome).toBe('emailed');
+    expect(state.ada.outcome).toBe('emailed');
   });
 
   it.each([
@@ -55,13 +68,26 @@ describe('stuck-user', () => {
   ])('stays quiet for a user who sent a %s, and says why', (type, outcome) => {
     const { state, effects } = fold(plan, [{ type: 'signup', user: 'bob', email: 'bob@example.com' }, { type, user: 'bob' }, { type: 'stuck_check', user: 'bob' }]);
     expect(effects.filter((e) => e.kind === 'email')).toEqual([]);
-    expect(state.users.bob.outcome).toBe(outcome);
+    expect(state.bob.outcome).toBe(outcome);
   });
 
   it('stays quiet for a user who finished setup', () => {
     const { state, effects } = fold(plan, [{ type: 'signup', user: 'cy@example.com' }, { type: 'step_completed', user: 'cy@example.com', step: 'deployed' }, { type: 'stuck_check', user: 'cy@example.com' }]);
     expect(effects.filter((e) => e.kind === 'email')).toEqual([]);
-    expect(state.users['cy@example.com'].outcome).toBe('not emailed: finished setup');
+    expect(state['cy@example.com'].outcome).toBe('not emailed: finished setup');
+  });
+
+  it('passes over events whose user cannot be a key, instead of stopping', () => {
+    const { state } = fold(plan, [
+      { type: 'signup', user: 'x'.repeat(513) },
+      { type: 'signup', user: 'é'.repeat(257) },
+      { type: 'signup', user: { id: 1 } },
+      { type: 'signup' },
+      'text',
+      null,
+      { type: 'signup', user: 'é'.repeat(256) },
+    ]);
+    expect(Object.keys(state)).toEqual(['é'.repeat(256)]);
   });
 });
 

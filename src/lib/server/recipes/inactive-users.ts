@@ -2,7 +2,7 @@
 // goes quiet gets one `inactive` event N hours after their *last* event — and, if asked, one
 // webhook or email — while a user who keeps coming back never does.
 import { z } from 'zod';
-import { lit, type Recipe } from './recipe.ts';
+import { KEY_BY_USER, lit, type Recipe } from './recipe.ts';
 import { Slug } from '../../schemas/vocabulary.ts';
 
 const Params = z.object({
@@ -18,37 +18,35 @@ export const inactiveUsers: Recipe<typeof Params> = {
   title: 'Inactive for N hours',
   description:
     "Events {user, email?, ...}: each re-arms the user's timer, schedule(hours, {type: 'inactive'}, {key}) — a debounce, so it fires once, " +
-    "`hours` after the user's last event. Then the state records the user as inactive and, if set, `url` gets a webhook and the user (with an email) one email. " +
+    "`hours` after the user's last event. Then the user's state records them as inactive and, if set, `url` gets a webhook and the user (with an email) one email. " +
+    'One state per user (keyed by `user`: GET …/state/inactive/{user}). ' +
     'Activity after that makes them active again.',
   params: Params,
   build(p) {
-    const code = `(state, event, index) => {
+    // Keyed by user: `u` is this user's state, and the timer key `inactive` is this user's own.
+    const code = `(u, event, index, stream) => {
   const DELAY_MS = ${lit(Math.round(p.hours * 3_600_000))};
   const URL = ${lit(p.url ?? null)};
   const EMAIL = ${lit(p.email)};
   const SUBJECT = ${lit(p.subject)};
-  if (event === null || typeof event !== 'object' || typeof event.user !== 'string' || event.user === '') return state;
-  const id = event.user;
-  const u = state.users[id] || (state.users[id] = { lastSeenAt: null, email: null, inactiveSince: null, nudges: 0 });
+  const id = stream.key;
   if (event.type === 'inactive') {
     // A timer that fired: only the latest one for this user can (the others were replaced).
     u.inactiveSince = new Date().toISOString();
     u.nudges += 1;
-    state.inactive = Object.keys(state.users).filter((k) => state.users[k].inactiveSince !== null).length;
     if (URL !== null) request(URL, { body: { user: id, lastSeenAt: u.lastSeenAt, inactiveSince: u.inactiveSince } });
     if (EMAIL && u.email) email({ to: u.email, subject: SUBJECT, text: 'Hi! It has been a while since we saw you.' });
-    return state;
+    return u;
   }
   u.lastSeenAt = new Date().toISOString();
   if (typeof event.email === 'string') u.email = event.email;
   u.inactiveSince = null;
-  schedule(DELAY_MS, { type: 'inactive', user: id }, { key: 'inactive:' + id });
-  state.inactive = Object.keys(state.users).filter((k) => state.users[k].inactiveSince !== null).length;
-  return state;
+  schedule(DELAY_MS, { type: 'inactive', user: id }, { key: 'inactive' });
+  return u;
 }`;
     return {
       streams: [{ slug: p.stream, name: p.stream }],
-      reducers: [{ stream: p.stream, name: 'inactive', code, initialState: { users: {}, inactive: 0 } }],
+      reducers: [{ stream: p.stream, name: 'inactive', code, keyBy: KEY_BY_USER, initialState: { lastSeenAt: null, email: null, inactiveSince: null, nudges: 0 } }],
     };
   },
 };

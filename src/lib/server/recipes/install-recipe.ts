@@ -38,7 +38,7 @@ export async function installRecipe({ teamId, teamSlug, recipe: name, params, db
       const stream = streams.get(r.stream)!;
       const taken = await tx.reducer.findUnique({ where: { streamId_name: { streamId: stream.id, name: r.name } }, select: { id: true } });
       if (taken) throw new AppError('conflict', `Stream \`${r.stream}\` already has a reducer \`${r.name}\`; install into another stream (params.stream).`);
-      await createReducer(tx, { streamId: stream.id, name: r.name, code: r.code, initialState: r.initialState, streamLength: stream.length });
+      await createReducer(tx, { streamId: stream.id, name: r.name, code: r.code, keyBy: r.keyBy ?? null, initialState: r.initialState, streamLength: stream.length });
     }
     if (plan.team?.emailFrom) await tx.team.update({ where: { id: teamId }, data: { emailFrom: plan.team.emailFrom } });
     return streams;

@@ -1,7 +1,7 @@
 // Stuck-user email: after N hours, a user who has not finished setup and has not already written
 // to support or tweeted gets one email naming the steps they did and the docs they read.
 import { z } from 'zod';
-import { lit, type Recipe } from './recipe.ts';
+import { KEY_BY_USER, lit, type Recipe } from './recipe.ts';
 import { Slug } from '../../schemas/vocabulary.ts';
 
 const Params = z.object({
@@ -18,18 +18,18 @@ export const stuckUser: Recipe<typeof Params> = {
   title: 'Stuck-user email',
   description:
     'Events {type, user, ...}: signup (with email, name), step_completed (step), doc_viewed (doc), support_email, tweet. ' +
+    'One state per user (keyed by `user`: read one with GET …/state/stuck-users/{user}). ' +
     'Each signup schedules a check after `hours`; at the check a user who has not completed `doneStep` and has not ' +
     'written to support or tweeted gets one email naming the steps done and docs read. Everyone else gets none, and ' +
     "the state says why. `from` sets the team's sender: replies go to it, and emails come From it once its domain is verified (senderDomain).",
   params: Params,
   build(p) {
-    const code = `(state, event, index, stream) => {
+    // Keyed by user: `u` is this user's own state, so the cost of an event never grows with the users.
+    const code = `(u, event, index, stream) => {
   const DELAY_MS = ${lit(Math.round(p.hours * 3_600_000))};
   const DONE_STEP = ${lit(p.doneStep)};
   const SUBJECT = ${lit(p.subject)};
-  if (event === null || typeof event !== 'object' || typeof event.user !== 'string' || event.user === '') return state;
-  const id = event.user;
-  const u = state.users[id] || (state.users[id] = { email: null, name: null, signedUpAt: null, steps: [], docs: [], reachedOut: null, done: false, outcome: null });
+  const id = stream.key;
   const now = new Date().toISOString();
   const list = (items) => items.length === 1 ? items[0] : items.slice(0, -1).join(', ') + ' and ' + items[items.length - 1];
   switch (event.type) {
@@ -68,11 +68,19 @@ export const stuckUser: Recipe<typeof Params> = {
       break;
     }
   }
-  return state;
+  return u;
 }`;
     return {
       streams: [{ slug: p.stream, name: 'Onboarding' }],
-      reducers: [{ stream: p.stream, name: 'stuck-users', code, initialState: { users: {} } }],
+      reducers: [
+        {
+          stream: p.stream,
+          name: 'stuck-users',
+          code,
+          keyBy: KEY_BY_USER,
+          initialState: { email: null, name: null, signedUpAt: null, steps: [], docs: [], reachedOut: null, done: false, outcome: null },
+        },
+      ],
       team: p.from ? { emailFrom: p.from } : undefined,
     };
   },
