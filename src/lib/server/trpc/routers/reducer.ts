@@ -13,6 +13,7 @@ import { readReducerProgress } from '../../reducers/read-reducer-progress.ts';
 import { streamIdFor } from '../../streams/stream-id.ts';
 import { keyAt, keyHistory, listKeys, readKey } from '../../reducers/read-keys.ts';
 import { deleteKey } from '../../reducers/delete-key.ts';
+import { readKeyGrowth } from '../../reducers/read-key-growth.ts';
 import { MAX_KEY_BYTES } from '../../reducers/sandbox/index.ts';
 
 const StreamInput = z.object({ stream: Slug });
@@ -204,4 +205,10 @@ export const reducerRouter = router({
       const stream = await findStream(ctx, input.stream);
       return dryRunReducer({ team: ctx.team, stream, code: input.code, initialState: input.initialState, last: input.last, events: input.events, db: ctx.db });
     }),
+
+  /** A keyed reducer's live keys over time, by when each was first seen: cumulative counts per hour or day (at most ~100 buckets). */
+  keyGrowth: teamProcedure.input(ReducerInput).query(async ({ ctx, input }) => {
+    const r = await findReducer(ctx, input);
+    return readKeyGrowth(keyScope(r));
+  }),
 });

@@ -7,6 +7,7 @@ import { ADDRESS } from '../../effects/kinds/define.ts';
 import { formatMailbox } from '../../effects/email-sender.ts';
 import { teamEmailSender } from '../../effects/sender-domains.ts';
 import { readFirstRun } from '../../teams/read-first-run.ts';
+import { readKeyedStorage } from '../../teams/read-keyed-storage.ts';
 import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
 import { invalidate } from '../../auth/auth-cache.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
@@ -42,6 +43,9 @@ export const teamRouter = router({
 
   /** The first-run checklist: a key, a first event, a reducer, a recipe. */
   firstRun: teamProcedure.query(({ ctx }) => readFirstRun({ teamId: ctx.team.id, db: ctx.db })),
+
+  /** The keys the team's keyed reducers hold, and about how many bytes (estimated from a bounded sample). */
+  storage: teamProcedure.query(({ ctx }) => readKeyedStorage({ teamId: ctx.team.id, db: ctx.db })),
 
   create: userProcedure.input(z.object({ slug: TeamSlug, name: TeamName.optional() })).mutation(async ({ ctx, input }) => {
     const team = await createTeam({ slug: input.slug, name: input.name, ownerId: ctx.caller.userId, db: ctx.db });
