@@ -28,6 +28,7 @@ export async function runAdmin(args: string[]): Promise<void> {
       name: { type: 'string' },
       'rate-limit': { type: 'string' },
       'max-streams': { type: 'string' },
+      'keys-per-reducer': { type: 'string' },
       'email-quota': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -61,13 +62,22 @@ export async function runAdmin(args: string[]): Promise<void> {
         });
       } else if (sub === 'set-limits') {
         // An operator's lever: one team's limits above (or below) the deployment's defaults; `default` clears one.
-        if (!values.team) throw new Error('set-limits needs --team, and --rate-limit, --max-streams and/or --email-quota (a number, or `default`).');
+        if (!values.team) throw new Error('set-limits needs --team, and --rate-limit, --max-streams, --email-quota and/or --keys-per-reducer (a number, or `default`).');
         const limit = z.union([z.literal('default').transform(() => null), z.coerce.number().int().positive()]).optional();
-        const data = { rateLimitPerMinute: limit.parse(values['rate-limit']), maxStreams: limit.parse(values['max-streams']), emailQuotaPerDay: limit.parse(values['email-quota']) };
-        const team = await db().team.update({ where: { slug: values.team }, data, select: { id: true, slug: true, rateLimitPerMinute: true, maxStreams: true, emailQuotaPerDay: true } }).catch(() => null);
+        const data = {
+          rateLimitPerMinute: limit.parse(values['rate-limit']),
+          maxStreams: limit.parse(values['max-streams']),
+          emailQuotaPerDay: limit.parse(values['email-quota']),
+          maxKeysPerReducer: limit.parse(values['keys-per-reducer']),
+        };
+        const select = { id: true, slug: true, rateLimitPerMinute: true, maxStreams: true, emailQuotaPerDay: true, maxKeysPerReducer: true } as const;
+        const team = await db().team.update({ where: { slug: values.team }, data, select }).catch(() => null);
         if (!team) throw new Error(`No team \`${values.team}\`.`);
         await invalidate({ kind: 'team', id: team.id });
-        out(`Team \`${team.slug}\`: ${team.rateLimitPerMinute ?? 'default'} requests per minute per key, ${team.maxStreams ?? 'default'} streams, ${team.emailQuotaPerDay ?? 'default'} emails a day.`, { slug: team.slug, rateLimitPerMinute: team.rateLimitPerMinute, maxStreams: team.maxStreams, emailQuotaPerDay: team.emailQuotaPerDay });
+        out(
+          `Team \`${team.slug}\`: ${team.rateLimitPerMinute ?? 'default'} requests per minute per key, ${team.maxStreams ?? 'default'} streams, ${team.emailQuotaPerDay ?? 'default'} emails a day, ${team.maxKeysPerReducer ?? 'default'} keys per keyed reducer.`,
+          { slug: team.slug, rateLimitPerMinute: team.rateLimitPerMinute, maxStreams: team.maxStreams, emailQuotaPerDay: team.emailQuotaPerDay, maxKeysPerReducer: team.maxKeysPerReducer },
+        );
       } else {
         throw new Error(`Unknown admin command \`${sub ?? ''}\`: use create-user, create-key or set-limits.`);
       }

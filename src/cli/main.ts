@@ -19,7 +19,7 @@ const USAGE = `Usage: pipet <command>
   migrate [--create N]  apply migrations (or, in development, write a new one named N)
   admin create-user --email E --password P [--team SLUG] [--json]
   admin create-key --team SLUG --scopes ingest,read,manage [--stream S] [--name N] [--json]
-  admin set-limits --team SLUG [--rate-limit N|default] [--max-streams N|default] [--email-quota N|default] [--json]
+  admin set-limits --team SLUG [--rate-limit N|default] [--max-streams N|default] [--email-quota N|default] [--keys-per-reducer N|default] [--json]
 `;
 
 const [command, ...rest] = process.argv.slice(2);

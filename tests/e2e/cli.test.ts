@@ -54,11 +54,11 @@ describe('pipet admin', () => {
 
   it("sets one team's limits above or below the defaults, and back", async () => {
     pipet(['admin', 'create-user', '--email', 'big@example.com', '--password', 'long enough pw', '--team', 'big']);
-    const set = pipet(['admin', 'set-limits', '--team', 'big', '--rate-limit', '60000', '--max-streams', '5000', '--email-quota', '20000', '--json']);
+    const set = pipet(['admin', 'set-limits', '--team', 'big', '--rate-limit', '60000', '--max-streams', '5000', '--email-quota', '20000', '--keys-per-reducer', '50000000', '--json']);
     expect(set.code, set.stderr).toBe(0);
-    expect(JSON.parse(set.stdout)).toEqual({ slug: 'big', rateLimitPerMinute: 60000, maxStreams: 5000, emailQuotaPerDay: 20000 });
-    const back = JSON.parse(pipet(['admin', 'set-limits', '--team', 'big', '--rate-limit', 'default', '--json']).stdout);
-    expect(back).toEqual({ slug: 'big', rateLimitPerMinute: null, maxStreams: 5000, emailQuotaPerDay: 20000 });
+    expect(JSON.parse(set.stdout)).toEqual({ slug: 'big', rateLimitPerMinute: 60000, maxStreams: 5000, emailQuotaPerDay: 20000, maxKeysPerReducer: 50000000 });
+    const back = JSON.parse(pipet(['admin', 'set-limits', '--team', 'big', '--rate-limit', 'default', '--keys-per-reducer', 'default', '--json']).stdout);
+    expect(back).toEqual({ slug: 'big', rateLimitPerMinute: null, maxStreams: 5000, emailQuotaPerDay: 20000, maxKeysPerReducer: null });
     expect(pipet(['admin', 'set-limits', '--team', 'big', '--max-streams', '-3']).code).toBe(1);
   });
 

@@ -13,10 +13,15 @@ const { readReducerState } = await import('../../src/lib/server/reducers/read-st
 const { readKey, listKeys, keyAt, keyHistory } = await import('../../src/lib/server/reducers/read-keys.ts');
 const { deleteKey } = await import('../../src/lib/server/reducers/delete-key.ts');
 const { closeSandbox } = await import('../../src/lib/server/reducers/sandbox/index.ts');
+const { pruneKeyLineages } = await import('../../src/lib/server/reducers/prune-key-lineages.ts');
+const { dryRunReducer } = await import('../../src/lib/server/reducers/dry-run-reducer.ts');
+const { startReplayPreview, runReplayPreview, readReplayPreview } = await import('../../src/lib/server/reducers/preview-replay.ts');
+const { explainEffect } = await import('../../src/lib/server/effects/explain-effect.ts');
 
 let teamId: string;
+let teamSlug: string;
 beforeAll(async () => {
-  teamId = (await makeTeam(db())).id;
+  ({ id: teamId, slug: teamSlug } = await makeTeam(db()));
   return () => closeSandbox();
 });
 
@@ -258,5 +263,79 @@ describe('a keyed reducer', () => {
       message: expect.stringContaining('keyBy does not compile'),
     });
     expect(await db().reducer.count({ where: { streamId } })).toBe(0);
+  });
+
+  it('prunes the keys of a lineage a replay replaced, and nothing live', async () => {
+    const streamId = await newStream([{ user: 'ada' }, { user: 'bob' }]);
+    await upsertReducer({ streamId, name: 'old', code: COUNT, keyBy: BY_USER, initialState: { n: 0, sum: 0 } });
+    await foldAll(streamId);
+    await upsertReducer({ streamId, name: 'old', code: COUNT, keyBy: '(e) => "all"', initialState: { n: 0, sum: 0 }, replay: true });
+    await foldAll(streamId);
+    const lineages = async () => (await sql<{ lineage: number; n: number }>(`SELECT lineage, count(*)::int AS n FROM "KeyedState" WHERE "streamId" = $1::uuid GROUP BY lineage ORDER BY lineage`, [streamId]));
+    expect(await lineages()).toEqual([{ lineage: 1, n: 2 }, { lineage: 2, n: 1 }]);
+    await pruneKeyLineages();
+    expect(await lineages()).toEqual([{ lineage: 2, n: 1 }]);
+    expect(await sql(`SELECT 1 FROM "KeyedChange" WHERE "streamId" = $1::uuid AND lineage = 1`, [streamId])).toEqual([]);
+    expect(await allKeys(streamId, 'old')).toEqual({ all: { n: 2, sum: 0, key: 'all', last: 1 } });
+  });
+
+  it('dry-runs keyed code: each event with its key and that key\'s state, and every touched key', async () => {
+    const streamId = await newStream([]);
+    const stream = { id: streamId, slug: 'k', length: 0 };
+    const run = await dryRunReducer({ team: { id: teamId, slug: teamSlug }, stream, code: COUNT, keyBy: BY_USER, initialState: { n: 0, sum: 0 }, events: [{ user: 'ada', amount: 2 }, { x: 1 }, { user: 'ada', amount: 3 }, { user: 'bob' }] });
+    expect(run.error).toBeNull();
+    expect(run.steps.map((st) => [st.index, 'key' in st ? st.key : undefined, (st.state as { sum?: number } | null)?.sum ?? null])).toEqual([
+      [0, 'ada', 2],
+      [1, null, null],
+      [2, 'ada', 5],
+      [3, 'bob', 0],
+    ]);
+    expect('keys' in run && run.keys).toEqual({ ada: { n: 2, sum: 5, key: 'ada', last: 2 }, bob: { n: 1, sum: 0, key: 'bob', last: 3 } });
+  });
+
+  it('previews a keyed replay key by key: old beside new, with the effects it would record', async () => {
+    const streamId = await newStream([{ user: 'ada', amount: 1 }, { user: 'bob', amount: 2 }, { user: 'ada', amount: 3 }]);
+    const { id: reducerId } = (await upsertReducer({ streamId, name: 'prev', code: COUNT, keyBy: BY_USER, initialState: { n: 0, sum: 0 } })).reducer;
+    await foldAll(streamId);
+    const code = '(s, e, i, stream) => { if (stream.key === "bob") request("https://hooks.example/bob", { body: {} }); return { n: s.n + 1, sum: s.sum + e.amount * 10, key: stream.key, last: i }; }';
+    const started = await startReplayPreview({ streamId, reducerId, code, keyBy: BY_USER, initialState: { n: 0, sum: 0 } });
+    await runReplayPreview({ streamId, previewId: started.id });
+    const preview = await readReplayPreview({ streamId, previewId: started.id, reducerId });
+    expect(preview.status).toBe('done');
+    expect(preview.finalState).toEqual({
+      keyed: true,
+      keys: 2,
+      changed: 2,
+      added: 0,
+      differ: [
+        { key: 'ada', old: { n: 2, sum: 4, key: 'ada', last: 2 }, new: { n: 2, sum: 40, key: 'ada', last: 2 } },
+        { key: 'bob', old: { n: 1, sum: 2, key: 'bob', last: 1 }, new: { n: 1, sum: 20, key: 'bob', last: 1 } },
+      ],
+    });
+    expect(preview.effects.map((e) => [e.kind, e.eventIndex])).toEqual([['webhook', 1]]);
+  });
+
+  it("explains a keyed effect with its key's state before and after the event", async () => {
+    const code = '(s, e, i, stream) => { if (e.send) request("https://hooks.example/x", { body: { user: stream.key } }); return { n: s.n + 1 }; }';
+    const streamId = await newStream([]);
+    const { id: reducerId } = (await upsertReducer({ streamId, name: 'why', code, keyBy: BY_USER, initialState: { n: 0 } })).reducer;
+    await appendEvents({ streamId, bodies: [{ user: 'ada' }, { user: 'bob' }, { user: 'ada', send: true }] });
+    await foldAll(streamId);
+    const effect = await db().effect.findFirstOrThrow({ where: { streamId } });
+    expect(effect.stateKey).toBe('ada');
+    const cause = await explainEffect({ streamId, reducerId, version: effect.version, eventIndex: effect.eventIndex, stateKey: effect.stateKey });
+    expect(cause).toMatchObject({ key: 'ada', event: { index: 2, body: { user: 'ada', send: true } }, stateBefore: { n: 1 }, stateAfter: { n: 2 } });
+  });
+
+  it('folds a batch touching many large keys in rounds instead of running out of memory', { timeout: 120_000 }, async () => {
+    const users = Array.from({ length: 24 }, (_, i) => ({ user: `big${i}`, grow: 400_000 }));
+    const streamId = await newStream(users);
+    await upsertReducer({ streamId, name: 'big', code: '(s, e) => ({ text: s.text + "x".repeat(e.grow || 1) })', keyBy: BY_USER, initialState: { text: '' } });
+    await foldAll(streamId);
+    await appendEvents({ streamId, bodies: users.map((u) => ({ user: u.user })) });
+    await foldAll(streamId);
+    const { view, scope: s } = await scope(streamId, 'big');
+    expect(view).toMatchObject({ status: 'active', folded: 48, errorMessage: null });
+    expect(JSON.parse((await readKey({ ...s, key: "big23" }))!.stateJson).text).toHaveLength(400_001);
   });
 });

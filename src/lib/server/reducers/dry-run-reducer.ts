@@ -6,12 +6,15 @@ import { sha256Hex } from '../crypto.ts';
 import { foldBatch } from './sandbox/index.ts';
 import { consume, limiter } from '../rate-limit.ts';
 import { env } from '../env.ts';
+import { foldKeyedInMemory } from './fold-keyed.ts';
 
 export type DryRunOptions = {
   team: { id: string; slug: string };
   stream: { id: string; slug: string; length: number };
   code: string;
   initialState?: unknown;
+  /** A keyed reducer's key function: each touched key folds from `initialState`. */
+  keyBy?: string | null;
   /** The stream's last N events (default 20)... */
   last?: number;
   /** ...or these bodies, indexed from 0 and received now. */
@@ -19,7 +22,7 @@ export type DryRunOptions = {
   db?: DbTx;
 };
 
-export async function dryRunReducer({ team, stream, code, initialState = null, last = 20, events: given, db = defaultDb() }: DryRunOptions) {
+export async function dryRunReducer({ team, stream, code, initialState = null, keyBy = null, last = 20, events: given, db = defaultDb() }: DryRunOptions) {
   const now = Date.now();
   const events = given
     ? given.map((body, i) => ({ index: i, bodyJson: JSON.stringify(body ?? null), receivedAt: now }))
@@ -29,6 +32,7 @@ export async function dryRunReducer({ team, stream, code, initialState = null, l
         receivedAt: e.receivedAt.getTime(),
       }));
   await consume(limiter('dry-run', env().DRY_RUN_RATE_LIMIT_PER_MINUTE, 60), team.id, 'Too many dry runs for this team; wait a moment.');
+  if (keyBy) return dryRunKeyed({ team, stream, code, keyBy, initialState, events });
   const result = await foldBatch({
     tenant: team.id,
     cacheKey: `dry:${sha256Hex(code).slice(0, 24)}`,
@@ -41,6 +45,39 @@ export async function dryRunReducer({ team, stream, code, initialState = null, l
   return {
     steps: events.slice(0, result.folded).map((e, i) => ({ index: e.index, event: JSON.parse(e.bodyJson) as unknown, state: JSON.parse(result.states?.[i] ?? 'null') as unknown })),
     state: JSON.parse(result.stateJson) as unknown,
+    effects: result.effects,
+    error: result.error ?? null,
+  };
+}
+
+type DryEvent = { index: number; bodyJson: string; receivedAt: number };
+
+/** A keyed dry run: each event's key, the state of its key after it, and every touched key's final state. */
+async function dryRunKeyed({ team, stream, code, keyBy, initialState, events }: { team: DryRunOptions['team']; stream: DryRunOptions['stream']; code: string; keyBy: string; initialState: unknown; events: DryEvent[] }) {
+  const states = new Map<string, string>();
+  const initialJson = JSON.stringify(initialState ?? null);
+  const result = await foldKeyedInMemory({
+    track: { reducerId: 'dry-run', version: 0, lineage: 0, keyCount: 0, keyLimit: Number.MAX_SAFE_INTEGER },
+    code: { code, keyBy, initialJson },
+    tenant: team.id,
+    stream: { id: stream.id, team: team.slug, name: stream.slug, length: stream.length },
+    events,
+    states,
+    pool: 'interactive',
+    cacheKey: `dry:${sha256Hex(keyBy + '\u0000' + code).slice(0, 24)}`,
+  });
+  const changed = new Map(result.changes.map((c) => [c.index, c.json]));
+  const running = new Map<string, string>();
+  const steps = events.slice(0, result.folded).map((e) => {
+    const key = result.keyOf.get(e.index) ?? null;
+    if (key !== null && changed.has(e.index)) running.set(key, changed.get(e.index)!);
+    const state = key === null ? null : JSON.parse(running.get(key) ?? initialJson);
+    return { index: e.index, event: JSON.parse(e.bodyJson) as unknown, key, state: state as unknown };
+  });
+  return {
+    steps,
+    state: null,
+    keys: Object.fromEntries([...states].map(([k, json]) => [k, JSON.parse(json) as unknown])),
     effects: result.effects,
     error: result.error ?? null,
   };

@@ -2,9 +2,9 @@
 // just those keys are read in one statement, and each event folds into its own key's state. What
 // comes back is the keys that changed (their last state) and every change, for one commit with the
 // cursor: the work never depends on how many keys the reducer holds.
-import { sql } from '../db/client.ts';
+import { readKeys } from './read-keys.ts';
 import { env } from '../env.ts';
-import { foldSlice, type FoldError, type FoldResult, type SandboxEvent } from './sandbox/index.ts';
+import { defaultLimits, foldSlice, type FoldError, type FoldResult, type PoolName, type SandboxEvent } from './sandbox/index.ts';
 import type { ReducerCode } from './reducer-code.ts';
 
 export type KeyedTrack = { reducerId: string; version: number; lineage: number; keyCount: number; keyLimit: number };
@@ -17,30 +17,36 @@ export type KeyedWrites = {
   keyOf: Map<number, string>;
 };
 
+/** The stored states (JSON text) of those of `keys` that exist. */
+export type KeyLoader = (keys: string[]) => Promise<Map<string, string>>;
+
 export type KeyedFoldOptions = {
   track: KeyedTrack;
   code: ReducerCode & { keyBy: string };
   tenant: string;
   stream: { id: string; team: string; name: string; length: number };
   events: SandboxEvent[];
+  /** By default the track's rows in KeyedState, in one statement. */
+  load?: KeyLoader;
+  pool?: PoolName;
+  /** Cache keys for the compiled code (default: by reducer and version). */
+  cacheKey?: string;
 };
 
-export async function foldKeyed({ track, code, tenant, stream, events }: KeyedFoldOptions): Promise<{ result: FoldResult; writes: KeyedWrites }> {
+/** One statement: the stored states of the keys a batch names, from the track's lineage. */
+function loadStored(streamId: string, track: KeyedTrack): KeyLoader {
+  return (keys) => readKeys({ streamId, reducerId: track.reducerId, lineage: track.lineage, keys });
+}
+
+export async function foldKeyed({ track, code, tenant, stream, events, load = loadStored(stream.id, track), pool = 'fold', cacheKey = `${track.reducerId}:${track.version}` }: KeyedFoldOptions): Promise<{ result: FoldResult; writes: KeyedWrites }> {
   const meta = { team: stream.team, name: stream.name, length: stream.length };
-  const named = await foldSlice({ tenant, cacheKey: `${track.reducerId}:${track.version}:key`, code: code.keyBy, stateJson: 'null', events, stream: meta, mode: 'keys' });
+  const named = await foldSlice({ tenant, cacheKey: `${cacheKey}:key`, code: code.keyBy, stateJson: 'null', events, stream: meta, mode: 'keys' }, { pool });
   const keys = named.keys ?? [];
   let upTo = named.folded;
   let stop: FoldError | undefined = named.error;
 
   const wanted = [...new Set(keys.filter((k): k is string => k !== null))];
-  const stored = new Map<string, string>();
-  if (wanted.length > 0) {
-    const rows = await sql<{ key: string; state: string | null }>(
-      `SELECT key, state::text AS state FROM "KeyedState" WHERE "streamId" = $1::uuid AND "reducerId" = $2::uuid AND lineage = $3 AND key = ANY($4::text[])`,
-      [stream.id, track.reducerId, track.lineage, wanted],
-    );
-    for (const r of rows) stored.set(r.key, r.state ?? 'null');
-  }
+  const stored = wanted.length > 0 ? await load(wanted) : new Map<string, string>();
 
   // The key limit: the batch stops at the event that would bring one key too many.
   let fresh = 0;
@@ -56,6 +62,25 @@ export async function foldKeyed({ track, code, tenant, stream, events }: KeyedFo
     }
   }
 
+  // The stored states one call loads into the engine stay within 1/64 of its memory (1 MiB by
+  // default): QuickJS spends ~0.1 s of CPU per MiB of state an event folds, so a call that loaded
+  // many large keys would outlive its wall-clock cap. A batch touching many large keys is cut short,
+  // the rest folding in the next round, and never fails for it; small states are not affected.
+  const budget = defaultLimits().memoryBytes / 64;
+  let loaded = 0;
+  const counted = new Set<string>();
+  for (let i = 0; i < upTo; i++) {
+    const key = keys[i];
+    if (key === null || counted.has(key)) continue;
+    counted.add(key);
+    loaded += stored.get(key)?.length ?? 0;
+    if (loaded > budget && counted.size > 1) {
+      upTo = i;
+      stop = undefined;
+      break;
+    }
+  }
+
   // Only events with a key reach the reducer; the rest are passed over.
   const positions: number[] = [];
   for (let i = 0; i < upTo; i++) if (keys[i] !== null) positions.push(i);
@@ -64,7 +89,7 @@ export async function foldKeyed({ track, code, tenant, stream, events }: KeyedFo
       ? { stateJson: 'null', folded: 0, effects: [], states: [] as string[] }
       : await foldSlice({
           tenant,
-          cacheKey: `${track.reducerId}:${track.version}`,
+          cacheKey,
           code: code.code,
           stateJson: code.initialJson,
           events: positions.map((p) => events[p]),
@@ -72,12 +97,14 @@ export async function foldKeyed({ track, code, tenant, stream, events }: KeyedFo
           mode: 'keyed',
           keys: positions.map((p) => keys[p]!),
           keyStatesJson: `{${[...stored].map(([k, json]) => `${JSON.stringify(k)}:${json}`).join(',')}}`,
-        });
+        }, { pool });
 
   let count = upTo;
   if (folded.folded < positions.length) {
     count = positions[folded.folded];
-    stop = folded.error;
+    // Out of memory after some events: the engine filled with many keys' states, not with this one
+    // event's; the rest fold in the next round from a fresh engine. Only a first event fails for good.
+    stop = folded.error?.kind === 'memory' && folded.folded > 0 ? undefined : folded.error;
   }
   const result: FoldResult = { stateJson: 'null', folded: count, effects: folded.effects };
   if (stop) result.error = stop;
@@ -109,4 +136,38 @@ function changesOf(keys: (string | null)[], positions: number[], states: string[
 /** The most keys one reducer of this team may hold. */
 export function keyLimitOf(teamLimit: number | null): number {
   return teamLimit ?? env().KEYS_PER_REDUCER;
+}
+
+export type InMemoryFold = {
+  folded: number;
+  effects: FoldResult['effects'];
+  error?: FoldError;
+  /** Every change, in order. */
+  changes: KeyedWrites['changes'];
+  keyOf: Map<number, string>;
+};
+
+/**
+ * Folds all of `events` keyed, with the states kept in `states` (updated in place): dry runs and
+ * replay previews, which store nothing. Slices that yield are continued until done or an error.
+ */
+export async function foldKeyedInMemory(options: Omit<KeyedFoldOptions, 'load'> & { states: Map<string, string> }): Promise<InMemoryFold> {
+  const { states, events } = options;
+  const out: InMemoryFold = { folded: 0, effects: [], changes: [], keyOf: new Map() };
+  while (out.folded < events.length) {
+    const { result, writes } = await foldKeyed({
+      ...options,
+      track: { ...options.track, keyCount: states.size },
+      events: events.slice(out.folded),
+      load: async (keys) => new Map(keys.flatMap((k) => (states.has(k) ? [[k, states.get(k)!] as const] : []))),
+    });
+    for (const s of writes.states) states.set(s.key, s.json);
+    out.changes.push(...writes.changes);
+    for (const [i, k] of writes.keyOf) out.keyOf.set(i, k);
+    out.effects.push(...result.effects);
+    out.folded += result.folded;
+    if (result.error) return { ...out, error: result.error };
+    if (result.folded === 0) break;
+  }
+  return out;
 }

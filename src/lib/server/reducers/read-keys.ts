@@ -15,6 +15,15 @@ export async function readKey({ streamId, reducerId, lineage, key }: KeyScope & 
   return row ? { key, stateJson: row.state ?? 'null', index: row.index } : null;
 }
 
+/** The live states (JSON text) of those of `keys` that exist, in one statement. */
+export async function readKeys({ streamId, reducerId, lineage, keys }: KeyScope & { keys: string[] }): Promise<Map<string, string>> {
+  const rows = await sql<{ key: string; state: string | null }>(
+    `SELECT key, state::text AS state FROM "KeyedState" WHERE "streamId" = $1::uuid AND "reducerId" = $2::uuid AND lineage = $3 AND key = ANY($4::text[])`,
+    [streamId, reducerId, lineage, keys],
+  );
+  return new Map(rows.map((r) => [r.key, r.state ?? 'null']));
+}
+
 /** The first string after every string that starts with `prefix`, in code point order; null if none. */
 export function prefixEnd(prefix: string): string | null {
   const points = [...prefix];

@@ -6,7 +6,7 @@ import { AppError } from '../errors.ts';
 import { readEvents } from '../streams/read-events.ts';
 import { foldBatch, type SandboxEvent } from './sandbox/index.ts';
 
-type Version = { version: number; code: string; initialJson: string; startIndex: number; basedOn: number | null };
+type Version = { version: number; code: string; keyBy: string | null; initialJson: string; startIndex: number; basedOn: number | null };
 
 export type StateAtOptions = {
   stream: { id: string; team: string; slug: string; teamId: string };
@@ -25,7 +25,7 @@ export type StateAt = { stateJson: string; folded: number; version: number };
  */
 async function lineage(streamId: string, reducerId: string, version: number): Promise<Version[]> {
   const rows = await sql<Version>(
-    `SELECT version, code, COALESCE("initialState"::text, 'null') AS "initialJson", "startIndex", "basedOn"
+    `SELECT version, code, "keyBy", COALESCE("initialState"::text, 'null') AS "initialJson", "startIndex", "basedOn"
      FROM "ReducerVersion" WHERE "streamId" = $3::uuid AND "reducerId" = $1::uuid AND version <= $2 ORDER BY version DESC`,
     [reducerId, version, streamId],
   );
@@ -52,6 +52,7 @@ export async function stateAt({ stream, reducerId, index, version }: StateAtOpti
     throw new AppError('conflict', `Event ${index} is not folded yet (${why}); its state can be read once it is.`);
   }
   const versions = await lineage(stream.id, reducerId, target);
+  if (versions[0].keyBy !== null) throw new AppError('bad_request', 'This reducer is keyed: its states are per key, and so is its time travel (…/state/{reducer}/{key}?at=i).');
   // The version that folded a given event: the newest in the chain that had started by then.
   const versionAt = (i: number) => versions.find((v) => v.startIndex <= i) ?? versions[versions.length - 1];
 
@@ -91,4 +92,10 @@ export async function stateAt({ stream, reducerId, index, version }: StateAtOpti
 export async function initialStateOf(streamId: string, reducerId: string, version: number): Promise<string> {
   const versions = await lineage(streamId, reducerId, version);
   return versions[versions.length - 1].initialJson;
+}
+
+/** The version whose fold from event 0 a version continues: the lineage its keyed rows are in. */
+export async function lineageRoot(streamId: string, reducerId: string, version: number): Promise<number> {
+  const versions = await lineage(streamId, reducerId, version);
+  return versions[versions.length - 1].version;
 }

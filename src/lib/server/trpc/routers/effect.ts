@@ -92,11 +92,11 @@ export const effectRouter = router({
   get: teamProcedure.input(z.object({ id: z.string().min(1).max(200) })).query(async ({ ctx, input }) => {
     const effect = await ctx.db.effect.findFirst({
       where: { id: input.id, teamId: ctx.team.id },
-      select: { ...effectSelect, streamId: true, reducerId: true, attemptLog: { orderBy: { startedAt: 'asc' }, select: { startedAt: true, durationMs: true, statusCode: true, error: true, responseExcerpt: true } } },
+      select: { ...effectSelect, streamId: true, reducerId: true, stateKey: true, attemptLog: { orderBy: { startedAt: 'asc' }, select: { startedAt: true, durationMs: true, statusCode: true, error: true, responseExcerpt: true } } },
     });
     if (!effect) throw new AppError('not_found', `No effect \`${input.id}\`.`);
-    const { attemptLog, streamId, reducerId, ...rest } = effect;
-    const cause = await explainEffect({ streamId, reducerId, version: rest.version, eventIndex: rest.eventIndex });
+    const { attemptLog, streamId, reducerId, stateKey, ...rest } = effect;
+    const cause = await explainEffect({ streamId, reducerId, version: rest.version, eventIndex: rest.eventIndex, stateKey });
     return { ...flatten(rest), attemptLog, cause };
   }),
 

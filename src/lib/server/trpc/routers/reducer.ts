@@ -170,11 +170,12 @@ export const reducerRouter = router({
 
   /** Starts a preview of saving `code` with "replay from the start": the worker folds the history without effects. */
   previewReplay: teamProcedure
-    .input(ReducerInput.extend({ code: z.string().min(1).max(100 * 1024), initialState: z.json().optional() }))
+    .input(ReducerInput.extend({ code: z.string().min(1).max(100 * 1024), keyBy: KeyBy, initialState: z.json().optional() }))
     .mutation(async ({ ctx, input }) => {
       const r = await findReducer(ctx, input);
       await assertCompiles({ code: input.code, initialState: input.initialState ?? null, teamId: ctx.team.id });
-      const preview = await startReplayPreview({ streamId: r.streamId, reducerId: r.id, code: input.code, initialState: input.initialState ?? null, db: ctx.db });
+      if (input.keyBy) await assertCompiles({ code: input.keyBy, initialState: null, teamId: ctx.team.id, what: 'keyBy' });
+      const preview = await startReplayPreview({ streamId: r.streamId, reducerId: r.id, code: input.code, keyBy: input.keyBy ?? null, initialState: input.initialState ?? null, db: ctx.db });
       await enqueue('preview', `preview-${preview.id}`, { previewId: preview.id, teamId: ctx.team.id, streamId: r.streamId });
       return preview;
     }),
@@ -196,6 +197,7 @@ export const reducerRouter = router({
     .input(
       StreamInput.extend({
         code: z.string().min(1).max(100 * 1024),
+        keyBy: KeyBy,
         initialState: z.json().optional(),
         last: z.number().int().min(1).max(1000).optional(),
         events: z.array(z.json()).max(1000).optional(),
@@ -203,7 +205,7 @@ export const reducerRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const stream = await findStream(ctx, input.stream);
-      return dryRunReducer({ team: ctx.team, stream, code: input.code, initialState: input.initialState, last: input.last, events: input.events, db: ctx.db });
+      return dryRunReducer({ team: ctx.team, stream, code: input.code, keyBy: input.keyBy, initialState: input.initialState, last: input.last, events: input.events, db: ctx.db });
     }),
 
   /** A keyed reducer's live keys over time, by when each was first seen: cumulative counts per hour or day (at most ~100 buckets). */
