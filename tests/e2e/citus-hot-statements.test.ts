@@ -26,6 +26,8 @@ const EXCEPTIONS: { pattern: RegExp; reason: string }[] = [
   { pattern: /DELETE FROM "Effect" WHERE \("streamId", id\) IN \(/, reason: 'pruneEffects: periodic retention' },
   { pattern: /DELETE FROM "EmailMessage" WHERE \("teamId", id\) IN \(/, reason: 'pruneEffects: periodic retention of the outbox' },
   { pattern: /FROM "ReducerSnapshot" WINDOW w AS \(PARTITION BY "streamId", "reducerId"/, reason: 'pruneSnapshots: periodic retention, windows partitioned by the distribution column' },
+  { pattern: /FROM "public"\."Reducer" LEFT JOIN "public"\."Stream" AS "j0" ON \("j0"\."id"\) = \("public"\."Reducer"\."streamId"\) WHERE \(\("j0"\."teamId" = \$1 AND \("j0"\."id" IS NOT NULL\)\) AND "public"\."Reducer"\."keyBy" IS NOT NULL\)/, reason: "team.storage: the team page lists the team's keyed reducers (a team's streams span shards); each sample is then on one reducer's shard" },
+  { pattern: /^SELECT "streamId", "reducerId", lineage, "replayVersion" FROM "ReducerState"$/, reason: 'pruneKeyLineages: periodic retention lists every reducer once; each of its deletes is on one reducer\'s shard' },
 ];
 
 let web: Running;
@@ -53,6 +55,8 @@ afterAll(async () => {
 it('keeps every statement of append, fold, delivery, reads and stream deletion on one shard', async () => {
   const stream = await makeStream(db(), { teamId: team.id, slug: 'orders', name: 'orders' });
   await upsertReducer({ streamId: stream.id, name: 'count', code: `(n, e) => { request(${JSON.stringify(`${receiver.url}/hook`)}, { body: e }); return n + 1; }`, initialState: 0 });
+  // A keyed reducer too: its keys are read, written, listed, time-travelled and deleted on the stream's shard.
+  await upsertReducer({ streamId: stream.id, name: 'by-n', code: '(s, e) => ({ seen: s.seen + 1 })', keyBy: '(e) => "n" + e.n', initialState: { seen: 0 } });
   const rw = bearer(await team.key(['ingest', 'read']));
   const manage = bearer(await team.key(['manage']));
   const url = `${web.url}/s/${team.slug}/orders`;
@@ -67,6 +71,15 @@ it('keeps every statement of append, fold, delivery, reads and stream deletion o
   expect((await postJson(url, { n: 3 }, keyed)).status).toBe(200);
   const state = await fetch(`${url}/state/count?after=3`, { headers: rw });
   expect(await state.json()).toBe(4);
+  // One key, a page of keys, a key's past and history, the key deleted.
+  expect(await (await fetch(`${url}/state/by-n/n1?after=3`, { headers: rw })).json()).toEqual({ seen: 1 });
+  expect((await (await fetch(`${url}/state/by-n?prefix=n&limit=2`, { headers: rw })).json()).keys).toHaveLength(2);
+  expect(await (await fetch(`${url}/state/by-n/n2?at=2`, { headers: rw })).json()).toEqual({ seen: 1 });
+  const trpc = (path: string, input: unknown) => fetch(`${web.url}/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`, { headers: manage });
+  for (const path of ['reducer.keyHistory', 'reducer.state']) expect((await trpc(path, { team: team.slug, stream: 'orders', name: 'by-n', key: 'n3' })).status, path).toBe(200);
+  for (const path of ['reducer.keys', 'reducer.keyGrowth']) expect((await trpc(path, { team: team.slug, stream: 'orders', name: 'by-n' })).status, path).toBe(200);
+  expect((await trpc('team.storage', { team: team.slug })).status).toBe(200);
+  expect((await fetch(`${url}/state/by-n/n0`, { method: 'DELETE', headers: manage })).status).toBe(200);
   // Reads by index, slice and length.
   expect(await (await fetch(`${url}/0`, { headers: rw })).json()).toEqual({ n: 0 });
   expect(await (await fetch(`${url}?start=1&end=3`, { headers: rw })).json()).toEqual([{ n: 1 }, { n: 2 }]);
@@ -96,6 +109,7 @@ it('keeps every statement of append, fold, delivery, reads and stream deletion o
   // Citus; the statements inside them are checked in tests/integration/citus-readiness.test.ts.
   expect(statements.some((s) => s.startsWith('SELECT pipet_append_events('))).toBe(true);
   expect(statements.some((s) => s.startsWith('SELECT pipet_commit_fold('))).toBe(true);
+  expect(statements.some((s) => s.startsWith('SELECT pipet_commit_keyed_fold('))).toBe(true);
   expect(touching.some((s) => s.includes('"public"."EffectAttempt"'))).toBe(true);
 
   const unexplained = touching

@@ -19,6 +19,8 @@ export const TABLES: Record<string, { kind: 'reference' } | { kind: 'distributed
   ReducerVersion: { kind: 'distributed', by: 'streamId', colocateWith: 'Stream' },
   ReplayPreview: { kind: 'distributed', by: 'streamId', colocateWith: 'Stream' },
   ReducerSnapshot: { kind: 'distributed', by: 'streamId', colocateWith: 'Stream' },
+  KeyedState: { kind: 'distributed', by: 'streamId', colocateWith: 'Stream' },
+  KeyedChange: { kind: 'distributed', by: 'streamId', colocateWith: 'Stream' },
   ReducerState: { kind: 'distributed', by: 'streamId', colocateWith: 'Stream' },
   Effect: { kind: 'distributed', by: 'streamId', colocateWith: 'Stream' },
   EffectAttempt: { kind: 'distributed', by: 'streamId', colocateWith: 'Stream' },

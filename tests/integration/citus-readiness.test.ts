@@ -103,18 +103,19 @@ describe('the schema, laid out for Citus', () => {
     expect(rows).toEqual([
       { name: 'pipet_append_events', volatility: 'v' },
       { name: 'pipet_commit_fold', volatility: 'v' },
+      { name: 'pipet_commit_keyed_fold', volatility: 'v' },
       { name: 'pipet_stream_id', volatility: 'i' },
     ]);
   });
 
   it('keeps every statement inside the delegated functions on the shard of their first argument, the stream', async () => {
     const { rows } = await client.query<{ name: string; body: string; first: string }>(
-      `SELECT proname AS name, prosrc AS body, proargnames[1] AS first FROM pg_proc WHERE proname IN ('pipet_append_events', 'pipet_commit_fold')`,
+      `SELECT proname AS name, prosrc AS body, proargnames[1] AS first FROM pg_proc WHERE proname IN ('pipet_append_events', 'pipet_commit_fold', 'pipet_commit_keyed_fold')`,
     );
-    expect(rows.map((r) => r.first)).toEqual(['stream_id', 'stream_id']);
+    expect(rows.map((r) => r.first)).toEqual(['stream_id', 'stream_id', 'stream_id']);
     for (const { name, body } of rows) {
       // The body's statements, with the distribution argument read as the bound value it is.
-      const statements = splitSqlScript(body.replace(/\bstream_id\b/g, '$1')).filter((s) => /"(Stream|Event|Effect|ReducerState|ReducerSnapshot)"/.test(s));
+      const statements = splitSqlScript(body.replace(/\bstream_id\b/g, '$1')).filter((s) => /"(Stream|Event|Effect|ReducerState|ReducerSnapshot|KeyedState|KeyedChange)"/.test(s));
       expect(statements.length, name).toBeGreaterThan(0);
       for (const sql of statements) expect(distributionViolations(sql), `${name}: ${sql}`).toEqual([]);
     }

@@ -11,7 +11,21 @@ async function withReducer(w: World, errored = false) {
   return { team: w.team.slug, stream: w.stream.slug, name: 'counter' };
 }
 
+/** A keyed reducer holding one key, `ada` (written as a fold would: the row, its history and the count). */
+async function withKey(w: World) {
+  const { reducer } = await upsertReducer({ streamId: w.stream.id, name: 'users', code: '(s) => s', keyBy: '(e) => e.user', initialState: {}, db: w.db });
+  await w.db.keyedState.create({ data: { streamId: w.stream.id, reducerId: reducer.id, lineage: 1, key: 'ada', state: { n: 1 }, index: 0 } });
+  await w.db.keyedChange.create({ data: { streamId: w.stream.id, reducerId: reducer.id, lineage: 1, key: 'ada', index: 0, state: { n: 1 } } });
+  await w.db.reducerState.update({ where: { streamId_reducerId: { streamId: w.stream.id, reducerId: reducer.id } }, data: { keyCount: 1, cursor: 1 } });
+  return { team: w.team.slug, stream: w.stream.slug, name: 'users', key: 'ada' };
+}
+
 export const reducerRows: MatrixRows = {
+  'reducer.state': { input: (w) => withKey(w), expect: expecting('anyMember') },
+  'reducer.keys': { input: (w) => withKey(w).then(({ key: _k, ...r }) => ({ ...r, prefix: 'a' })), expect: expecting('anyMember') },
+  'reducer.keyHistory': { input: (w) => withKey(w), expect: expecting('anyMember') },
+  'reducer.deleteKey': { input: (w) => withKey(w), expect: expecting('anyMember') },
+  'reducer.keyGrowth': { input: (w) => withKey(w).then(({ key: _k, ...r }) => r), expect: expecting('anyMember') },
   'reducer.list': { input: (w) => ({ team: w.team.slug, stream: w.stream.slug }), expect: expecting('anyMember') },
   'reducer.progress': { input: (w) => withReducer(w).then(({ team, stream }) => ({ team, stream })), expect: expecting('anyMember') },
   'reducer.get': { input: (w) => withReducer(w), expect: expecting('anyMember') },

@@ -5,6 +5,7 @@ export const teamRows: MatrixRows = {
   'team.list': { input: () => undefined, expect: expecting('personOnly') },
   'team.get': { input: (w) => ({ team: w.team.slug }), expect: expecting('anyMember') },
   'team.firstRun': { input: (w) => ({ team: w.team.slug }), expect: expecting('anyMember') },
+  'team.storage': { input: (w) => ({ team: w.team.slug }), expect: expecting('anyMember') },
   'team.create': { input: () => ({ slug: unique('new') }), expect: expecting('personOnly') },
   'team.rename': { input: (w) => ({ team: w.team.slug, name: 'Renamed' }), expect: expecting('adminUp') },
   'team.update': { input: (w) => ({ team: w.team.slug, autoCreateStreams: false }), expect: expecting('adminUp') },

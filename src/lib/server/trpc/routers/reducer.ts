@@ -39,8 +39,10 @@ async function findStream(ctx: Context & { team: { id: string; slug: string } },
 
 /** By (streamId, name), the stream's id derived from the slugs: one shard. */
 async function findReducer(ctx: Context & { team: { id: string; slug: string } }, input: { stream: string; name: string }) {
+  const streamId = streamIdFor(ctx.team.slug, input.stream);
   const reducer = await ctx.db.reducer.findFirst({
-    where: { streamId: streamIdFor(ctx.team.slug, input.stream), name: input.name, stream: { teamId: ctx.team.id } },
+    // The stream named by id too, so the join to it stays on the stream's shard (docs/scaling-citus.md).
+    where: { streamId, name: input.name, stream: { id: streamId, teamId: ctx.team.id } },
     include: { state: true, stream: { select: { slug: true, length: true } } },
   });
   if (!reducer) throw new AppError('not_found', `No reducer \`${input.name}\` on stream \`${input.stream}\`.`);
