@@ -2,8 +2,11 @@
 // server imports, so routers, route params, pages and the CLI all read the same definitions.
 import { z } from 'zod';
 
-/** Team, stream and reducer names: what appears in `/s/{team}/{stream}` URLs. */
-export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/**
+ * Team, stream and reducer names: what appears in `/s/{team}/{stream}` URLs. Its source is also the
+ * forms' `pattern` attribute, which browsers compile with the `v` flag: there a `-` in a class must be escaped.
+ */
+export const SLUG_PATTERN = /^[a-z0-9][a-z0-9\-]{0,62}$/;
 export const SLUG_RULE = '1-63 lowercase letters, digits and dashes, starting with a letter or digit';
 export const Slug = z.string().regex(SLUG_PATTERN, `Use ${SLUG_RULE}.`);
 export const isSlug = (value: string): boolean => SLUG_PATTERN.test(value);
