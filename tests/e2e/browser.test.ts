@@ -84,6 +84,9 @@ describe('the web app in a browser', () => {
     const dry = page.getByTestId('dry-run');
     await dry.getByText('"type":"view"').waitFor();
     expect(await page.getByTestId('dry-run-state').textContent()).toBe('0');
+    // One state: no key column and no list of keys.
+    expect(await dry.getByRole('columnheader').allTextContents()).toEqual(['#', 'event', 'state after']);
+    expect(await dry.getByTestId('dry-run-keys').count()).toBe(0);
     await dry.getByText('Effects it would record: none').waitFor();
 
     // Code that throws shows the error and the index it stopped at.
@@ -135,13 +138,16 @@ describe('the web app in a browser', () => {
     await travel.getByText('After event 2').waitFor();
     expect((await travel.locator('.json-line').innerText()).trim()).toBe('2');
 
-    // A replay preview of code that counts every event: old and new final states, no effects.
+    // A replay preview of code that counts every event: old and new final states side by side, no effects.
     await editor.fill('(count, event) => count + 1');
     await page.getByLabel('replay from the start').check();
     const preview = page.getByTestId('replay-preview');
     await preview.getByRole('button', { name: 'Preview the replay' }).click();
     await preview.getByText('It would record no effects.').waitFor();
     await preview.getByText('Folded 5 / 5 events').waitFor();
+    expect((await preview.getByTestId('replay-preview-old').innerText()).replace(/\s+/g, ' ').trim()).toBe('Now (v2) 3');
+    expect((await preview.getByTestId('replay-preview-new').innerText()).replace(/\s+/g, ' ').trim()).toBe('After the replay (v3) 5');
+    expect(await preview.getByTestId('replay-preview-keys').count()).toBe(0);
     await page.screenshot({ path: `${SHOTS}/pipet-replay-preview.png`, fullPage: true });
     await page.getByLabel('continue from here').check();
 
