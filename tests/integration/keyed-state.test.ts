@@ -138,6 +138,13 @@ describe('a keyed reducer', () => {
     expect(Object.keys(await allKeys(streamId, 'strict')).sort()).toEqual(['ada', 'bob']);
   });
 
+  it('names keyBy in the error when keyBy itself throws', async () => {
+    const streamId = await newStream([{ user: 'ada' }, { nope: true }]);
+    await upsertReducer({ streamId, name: 'thrower', code: COUNT, keyBy: '(e) => { if (!e.user) throw new Error("no user"); return e.user; }', initialState: { n: 0, sum: 0 } });
+    await foldAll(streamId);
+    expect((await scope(streamId, 'thrower')).view).toMatchObject({ status: 'errored', folded: 1, errorIndex: 1, errorMessage: 'keyBy: Error: no user' });
+  });
+
   it('stops at the key that crosses the team limit, naming it', async () => {
     const streamId = await newStream(['a', 'b', 'a', 'c', 'd'].map((user) => ({ user })));
     await db().team.update({ where: { id: teamId }, data: { maxKeysPerReducer: 2 } });

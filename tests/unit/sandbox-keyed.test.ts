@@ -56,6 +56,9 @@ describe('keyBy', () => {
     expect(effect.effects).toEqual([]);
     const loop = await keysOf('(e) => { for (;;) {} }', [{}]);
     expect(loop.error?.kind).toBe('timeout');
+    // Its frames are named for it, so a stack says which function failed.
+    const thrown = await keysOf('(e) => {\n  throw new Error("no user");\n}', [{}]);
+    expect(thrown.error).toMatchObject({ kind: 'threw', message: 'Error: no user', stack: expect.stringContaining('key-by.js:2') });
   });
 });
 

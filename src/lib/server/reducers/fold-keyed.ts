@@ -43,7 +43,8 @@ export async function foldKeyed({ track, code, tenant, stream, events, load = lo
   const named = await foldSlice({ tenant, cacheKey: `${cacheKey}:key`, code: code.keyBy, stateJson: 'null', events, stream: meta, mode: 'keys' }, { pool });
   const keys = named.keys ?? [];
   let upTo = named.folded;
-  let stop: FoldError | undefined = named.error;
+  // An error of keyBy's own says so: the reducer's author sees which function to fix.
+  let stop: FoldError | undefined = named.error && (named.error.kind === 'key' ? named.error : { ...named.error, message: `keyBy: ${named.error.message}` });
 
   const wanted = [...new Set(keys.filter((k): k is string => k !== null))];
   const stored = wanted.length > 0 ? await load(wanted) : new Map<string, string>();

@@ -164,7 +164,7 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
       message = 'a value that cannot be described was thrown';
     }
     if (name === 'InternalError' && message === 'out of memory') kind = 'memory';
-    const frames = apply(filter, apply(split, stack, ['\n']), [(/** @type {string} */ line) => apply(indexOf, line, ['reducer.js']) >= 0]);
+    const frames = apply(filter, apply(split, stack, ['\n']), [(/** @type {string} */ line) => apply(indexOf, line, ['reducer.js']) >= 0 || apply(indexOf, line, ['key-by.js']) >= 0]);
     return {
       kind: kind,
       message: apply(strSlice, name + ': ' + message, [0, 2000]),

@@ -111,7 +111,7 @@ function emit(k: number, kindIndex: number, argsJson: string): string {
   return '';
 }
 
-async function createReducer(key: string, code: string, codeHash: string, limits: ThreadFold['limits'], options: EngineOptions): Promise<Reducer | FoldError> {
+async function createReducer(key: string, code: string, codeHash: string, limits: ThreadFold['limits'], options: EngineOptions, file: string): Promise<Reducer | FoldError> {
   const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: Math.floor(limits.memoryBytes / PAGE) });
   const module = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory: memory }));
   const runtime = module.newRuntime();
@@ -155,7 +155,7 @@ async function createReducer(key: string, code: string, codeHash: string, limits
     for (const h of [driver, ...host]) h.dispose();
 
     startClock(COMPILE_CPU_MS);
-    const compiled = compile(context, code);
+    const compiled = compile(context, code, file);
     startClock(Infinity);
     if ('error' in compiled) {
       fold.dispose();
@@ -171,10 +171,10 @@ async function createReducer(key: string, code: string, codeHash: string, limits
 }
 
 /** Evaluates the code as an expression, or failing that as a script whose completion value is the function. */
-function compile(context: QuickJSContext, code: string): { value: QuickJSHandle } | { error: FoldError } {
-  let result = context.evalCode(`(${code}\n)`, 'reducer.js');
+function compile(context: QuickJSContext, code: string, file: string): { value: QuickJSHandle } | { error: FoldError } {
+  let result = context.evalCode(`(${code}\n)`, file);
   if (result.error) {
-    const asScript = context.evalCode(code, 'reducer.js');
+    const asScript = context.evalCode(code, file);
     if (asScript.error) {
       asScript.error.dispose();
     } else {
@@ -198,7 +198,7 @@ function compile(context: QuickJSContext, code: string): { value: QuickJSHandle 
 }
 
 function reducerFrames(stack: string): string {
-  return stack.split('\n').filter((line) => line.includes('reducer.js')).slice(0, 20).join('\n');
+  return stack.split('\n').filter((line) => line.includes('reducer.js') || line.includes('key-by.js')).slice(0, 20).join('\n');
 }
 
 function errorText(error: unknown): string {
@@ -245,7 +245,8 @@ export async function runFold(req: ThreadFold, options: EngineOptions): Promise<
     entry = undefined;
   }
   if (!entry) {
-    const created = await createReducer(req.cacheKey, req.code, codeHash, req.limits, options);
+    // keyBy's frames are named for it, so an error's stack says which of the two functions failed.
+    const created = await createReducer(req.cacheKey, req.code, codeHash, req.limits, options, req.mode === 'keys' ? 'key-by.js' : 'reducer.js');
     if (!('runtime' in created)) return { ...emptyResult(req), error: { ...created, index: req.events[0].index } };
     entry = created;
   }
