@@ -213,19 +213,13 @@ async function commitBatch({ track, stream, result, snapshot, keyed }: { track: 
 
 type Commit = { track: Track; stream: Stream; result: FoldResult; effects: StoredEffect[]; replacedKeys: string[] };
 
-async function commitPlain({ track, stream, result, effects, replacedKeys, snapshot }: Commit & { snapshot: number | null }): Promise<boolean> {
-  const [row] = await sql<{ committed: boolean }>(COMMIT_SQL, [
-    stream.id,
-    track.reducerId,
-    track.replay,
-    result.stateJson,
-    track.cursor + result.folded,
-    track.version,
-    track.cursor,
-    result.error?.message ?? null,
-    result.error?.stack ?? null,
-    result.error?.index ?? null,
-    stream.teamId,
+/** The parameters both commit functions share: the new cursor with its guard, the error, and the effects. */
+function outcomeParams({ track, stream, result }: Commit): unknown[] {
+  return [track.cursor + result.folded, track.version, track.cursor, result.error?.message ?? null, result.error?.stack ?? null, result.error?.index ?? null, stream.teamId];
+}
+
+function effectParams({ effects, replacedKeys }: Commit): unknown[] {
+  return [
     effects.map((e) => e.id),
     effects.map((e) => e.eventIndex),
     effects.map((e) => e.ordinal),
@@ -235,8 +229,12 @@ async function commitPlain({ track, stream, result, effects, replacedKeys, snaps
     effects.map((e) => e.nextAttemptAt),
     effects.map((e) => e.key),
     replacedKeys,
-    snapshot,
-  ]);
+  ];
+}
+
+async function commitPlain(c: Commit & { snapshot: number | null }): Promise<boolean> {
+  const { track, stream, result, snapshot } = c;
+  const [row] = await sql<{ committed: boolean }>(COMMIT_SQL, [stream.id, track.reducerId, track.replay, result.stateJson, ...outcomeParams(c), ...effectParams(c), snapshot]);
   return row?.committed === true;
 }
 
@@ -246,36 +244,23 @@ const COMMIT_KEYED_SQL = `SELECT pipet_commit_keyed_fold($1::uuid, $2::uuid, $3:
   $11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[], $19::text[], $20::text[],
   $21::int, $22::int, $23::text[], $24::text[], $25::int[], $26::text[], $27::int[], $28::text[]) AS committed`;
 
-async function commitKeyed({ track, stream, result, effects, replacedKeys, keyed }: Commit & { keyed: KeyedWrites }): Promise<boolean> {
+async function commitKeyed(c: Commit & { keyed: KeyedWrites }): Promise<boolean> {
+  const { track, stream, effects, keyed } = c;
   const [row] = await sql<{ committed: boolean }>(COMMIT_KEYED_SQL, [
     stream.id,
     track.reducerId,
     track.replay,
-    track.cursor + result.folded,
-    track.version,
-    track.cursor,
-    result.error?.message ?? null,
-    result.error?.stack ?? null,
-    result.error?.index ?? null,
-    stream.teamId,
-    effects.map((e) => e.id),
-    effects.map((e) => e.eventIndex),
-    effects.map((e) => e.ordinal),
-    effects.map((e) => e.kind),
-    effects.map((e) => JSON.stringify(e.payload)),
-    effects.map((e) => e.status),
-    effects.map((e) => e.nextAttemptAt),
-    effects.map((e) => e.key),
-    replacedKeys,
+    ...outcomeParams(c),
+    ...effectParams(c),
     effects.map((e) => keyed.keyOf.get(e.eventIndex) ?? null),
     track.lineage,
     track.keysEpoch,
     keyed.states.map((s) => s.key),
     keyed.states.map((s) => s.json),
     keyed.states.map((s) => s.index),
-    keyed.changes.map((c) => c.key),
-    keyed.changes.map((c) => c.index),
-    keyed.changes.map((c) => c.json),
+    keyed.changes.map((ch) => ch.key),
+    keyed.changes.map((ch) => ch.index),
+    keyed.changes.map((ch) => ch.json),
   ]);
   return row?.committed === true;
 }
