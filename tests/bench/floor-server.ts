@@ -1,7 +1,9 @@
 // The bare floor: what this machine's Node + PostgreSQL do for one append with nothing else —
 // `node:http` and `pg`, no framework, no authorization, no queue, the same one-statement append
 // Pipet makes (bump the stream's length under its row lock and insert, in one CTE). Pipet's figures
-// are set beside this one, measured in the same run.
+// are set beside this one, measured in the same run. `GET /key?stream=&reducer=&lineage=&key=` is
+// the floor for reading one key of a keyed reducer: the same primary-key lookup into "KeyedState"
+// Pipet's readKey makes (a named prepared statement, as Pipet's), and nothing else.
 // Run: FLOOR_DATABASE_URL=… FLOOR_STREAM_ID=… PORT=… node tests/bench/floor-server.ts
 import http from 'node:http';
 import pg from 'pg';
@@ -16,7 +18,21 @@ const APPEND = `
   )
   SELECT length FROM bumped`;
 
+const READ_KEY = `SELECT state::text AS state, "index" FROM "KeyedState" WHERE "streamId" = $1::uuid AND "reducerId" = $2::uuid AND lineage = $3 AND key = $4`;
+
+async function readKey(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  try {
+    const q = new URL(req.url!, 'http://floor').searchParams;
+    const { rows } = await pool.query<{ state: string | null; index: number }>({ name: 'read_key', text: READ_KEY, values: [q.get('stream'), q.get('reducer'), Number(q.get('lineage')), q.get('key')] });
+    if (rows.length === 0) res.writeHead(404).end();
+    else res.writeHead(200, { 'content-type': 'application/json', 'pipet-index': String(rows[0].index) }).end(rows[0].state ?? 'null');
+  } catch (error) {
+    res.writeHead(500).end(String(error));
+  }
+}
+
 const server = http.createServer((req, res) => {
+  if (req.method === 'GET' && req.url?.startsWith('/key?')) return void readKey(req, res);
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', async () => {

@@ -2,7 +2,8 @@
 // assertions. Starts Pipet's production build (web + worker) on a database and Redis prefix of its
 // own, the bare node:http + pg floor server, and NATS JetStream; prints a table, then as its last
 // line one JSON object. BENCH_ONLY=part,part runs some parts (sandbox, nats, post, latency,
-// webhook, batch, big). Progress goes to stderr; the table and the JSON line to stdout.
+// webhook, batch, big, keyed); BENCH_KEYED_KEYS (10⁶) and BENCH_KEYED_CATCHUP (10⁶ events) size the
+// keyed part. Progress goes to stderr; the table and the JSON line to stdout.
 import { cpus, loadavg, totalmem } from 'node:os';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Client, percentile, sleep, summary } from './client.ts';
@@ -12,9 +13,10 @@ import { ackLatency, openLoopPostToState, postToState, postToWebhook, settle, we
 import { benchNats, type NatsFigures } from './nats.ts';
 import { benchSandbox } from './sandbox.ts';
 import { benchBigStreams, type BigStreamFigures } from './big-streams.ts';
+import { benchKeyed } from './keyed.ts';
 import { makeFixtures } from './fixtures.ts';
 
-const PARTS = ['sandbox', 'nats', 'post', 'latency', 'webhook', 'batch', 'big'] as const;
+const PARTS = ['sandbox', 'nats', 'post', 'latency', 'webhook', 'batch', 'big', 'keyed'] as const;
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
 const runs = (part: (typeof PARTS)[number]) => !only || only.includes(part);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -85,6 +87,8 @@ try {
     figures.fold_events_per_s = round(s.batched, 0);
     figures.fold_events_per_s_one_per_call = round(s.perEvent, 0);
     figures.reducer_start_us = round(s.startupUs, 0);
+    figures.keyed_sandbox_keyby_events_per_s = round(s.keyBy, 0);
+    figures.keyed_sandbox_fold_events_per_s = round(s.keyed, 0);
   }
   let nats: NatsFigures | undefined;
   if (runs('nats')) {
@@ -261,8 +265,55 @@ try {
     figures.reducer_http_ms_1e6 = round(big.readStateHttpMs[1_000_000], 3);
     figures.insert_1e6_s = round(big.insertS[1_000_000], 1);
   }
+  if (runs('keyed')) {
+    const keys = Number(process.env.BENCH_KEYED_KEYS ?? 1_000_000);
+    const catchupEvents = Number(process.env.BENCH_KEYED_CATCHUP ?? keys);
+    const n = (k: number) => k.toLocaleString('en-US');
+    log(`keyed reducers: ${n(keys)} keys stored, a catch-up on ${n(catchupEvents)} events over ${n(catchupEvents / 10)} keys, one more event, reads`);
+    const { db } = await import('../../src/lib/server/db/client.ts');
+    const cpuNow = () => ({ worker: pipet!.worker.cpuMs(), postgres: postgresCpuMs() });
+    const k = await benchKeyed({ db: db(), teamId: fx.teamId, teamSlug: fx.teamSlug, client, floorUrl: floor.url, log, cpuNow, keys, catchupEvents });
+    const rate = k.catchupFolded / k.catchupS;
+    const references = [
+      figures.catchup_events_per_s ? `unkeyed (above) ${fmt(figures.catchup_events_per_s)} events/s` : '',
+      figures.keyed_sandbox_fold_events_per_s ? `sandbox alone: keyBy ${fmt(figures.keyed_sandbox_keyby_events_per_s ?? NaN)}/s, keyed fold ${fmt(figures.keyed_sandbox_fold_events_per_s)}/s, unkeyed counter ${fmt(figures.fold_events_per_s ?? NaN)}/s` : '',
+    ];
+    const unkeyed = references.filter(Boolean).join('; ');
+    const cut = k.catchupComplete ? `(${fmt(k.catchupS, 1)} s)` : `(CUT OFF after ${fmt(k.catchupS, 0)} s: ${n(k.catchupFolded)} folded)`;
+    row(`keyed: a new reducer catching up on ${n(k.catchupEvents)} events over ${n(k.catchupKeys)} keys (keyBy, read keys, fold, commit every change)`, `${fmt(rate)} events/s ${cut}`, unkeyed);
+    row('… CPU per event caught up: worker (main + sandbox threads) / PostgreSQL, µs', `${fmt(k.catchupCpuUs.worker, 1)} / ${fmt(k.catchupCpuUs.postgres, 1)}`, figures.catchup_worker_cpu_us_per_event ? `unkeyed ${fmt(figures.catchup_worker_cpu_us_per_event, 1)} / ${fmt(figures.catchup_postgres_cpu_us_per_event ?? NaN, 1)}` : '');
+    const ratio = k.foldMs.big / k.foldMs.small;
+    row(`keyed: fold one more event on a stored key (foldStream), 10³ / ${n(k.keys)} keys stored, median ms`, `${fmt(k.foldMs.small, 2)} / ${fmt(k.foldMs.big, 2)} (ratio ${fmt(ratio, 2)})`, `unkeyed counter ${fmt(k.foldMs.plain, 2)} ms`);
+    row(`… a batch of 10 events on stored keys, 10³ / ${n(k.keys)} keys, median ms`, `${fmt(k.batchFoldMs.small, 2)} / ${fmt(k.batchFoldMs.big, 2)} (ratio ${fmt(k.batchFoldMs.big / k.batchFoldMs.small, 2)})`, `unkeyed counter ${fmt(k.batchFoldMs.plain, 2)} ms`);
+    const floorRead = k.read.floor ? `floor (node:http + pg, the same lookup) ${fmt(k.read.floor.p50, 2)} / ${fmt(k.read.floor.p99, 2)}; ` : '';
+    row(`keyed: GET one key among ${n(k.keys)} (…/state/{reducer}/{key}), one client, p50 / p99 ms`, `${fmt(k.read.key.p50, 2)} / ${fmt(k.read.key.p99, 2)} (n ${k.read.key.n})`, `${floorRead}unkeyed GET state ${fmt(k.read.plain.p50, 2)} / ${fmt(k.read.plain.p99, 2)}`);
+    row(`keyed: one key's state as of a random event (…/{key}?at=i), ${n(k.at.events)}-event history, p50 / p99 ms`, `${fmt(k.at.http.p50, 2)} / ${fmt(k.at.http.p99, 2)}`, `keyAt in SQL ${fmt(k.at.sql.p50, 2)}; the key's current state ${fmt(k.at.current.p50, 2)}${figures.at_ms_1e6 ? `; unkeyed ?at= (median, above) ${fmt(figures.at_ms_1e6, 2)}` : ''}`);
+    row(`keyed: storage per key (KeyedState + KeyedChange with indexes), ${n(k.keys)} keys, one change each, bytes`, `${fmt(k.bytesPerKey.total)} (state ${fmt(k.bytesPerKey.state)}, history ${fmt(k.bytesPerKey.change)})`, `catch-up history: ${fmt(k.bytesPerChange)} bytes per change`);
+    figures.keyed_keys = k.keys;
+    figures.keyed_catchup_events = k.catchupEvents;
+    figures.keyed_catchup_events_per_s = round(rate, 0);
+    figures.keyed_catchup_complete = k.catchupComplete ? 1 : 0;
+    figures.keyed_catchup_worker_cpu_us_per_event = round(k.catchupCpuUs.worker, 2);
+    figures.keyed_catchup_postgres_cpu_us_per_event = round(k.catchupCpuUs.postgres, 2);
+    figures.keyed_seed_s = round(k.seedS, 1);
+    figures.keyed_fold_cost_ms_1e3_keys = round(k.foldMs.small, 3);
+    figures.keyed_fold_cost_ms_1e6_keys = round(k.foldMs.big, 3);
+    figures.keyed_fold_cost_ratio_1e6_vs_1e3_keys = round(ratio, 3);
+    figures.keyed_fold_cost_ms_unkeyed = round(k.foldMs.plain, 3);
+    figures.keyed_fold10_cost_ratio_1e6_vs_1e3_keys = round(k.batchFoldMs.big / k.batchFoldMs.small, 3);
+    figures.keyed_fold_cost_discarded_samples = k.discarded;
+    figures.keyed_state_read_p50_ms = round(k.read.key.p50, 3);
+    figures.keyed_state_read_p99_ms = round(k.read.key.p99, 3);
+    figures.keyed_floor_read_p50_ms = k.read.floor ? round(k.read.floor.p50, 3) : null;
+    figures.keyed_unkeyed_read_p50_ms = round(k.read.plain.p50, 3);
+    figures.keyed_at_ms_1e6 = round(k.at.http.p50, 3);
+    figures.keyed_at_p99_ms_1e6 = round(k.at.http.p99, 3);
+    figures.keyed_at_sql_ms_1e6 = round(k.at.sql.p50, 3);
+    figures.keyed_bytes_per_key = round(k.bytesPerKey.total, 0);
+    figures.keyed_bytes_per_change = round(k.bytesPerChange, 0);
+  }
   if (runs('sandbox')) {
-    row('sandbox fold (QuickJS/Wasm, one thread), counter, 1,000 events per call', `${fmt(figures.fold_events_per_s ?? NaN)} events/s`, `one event per call: ${fmt(figures.fold_events_per_s_one_per_call ?? NaN)}/s; reducer start ${fmt(figures.reducer_start_us ?? NaN)} µs`);
+    row('sandbox fold (QuickJS/Wasm, one thread), counter, 1,000 events per call', `${fmt(figures.fold_events_per_s ?? NaN)} events/s`, `one event per call: ${fmt(figures.fold_events_per_s_one_per_call ?? NaN)}/s; reducer start ${fmt(figures.reducer_start_us ?? NaN)} µs; keyed (1,000 keys per call): keyBy ${fmt(figures.keyed_sandbox_keyby_events_per_s ?? NaN)}/s, fold into the keys' states ${fmt(figures.keyed_sandbox_fold_events_per_s ?? NaN)}/s`);
   }
   await sleep(1_000);
   const rssAfter = { web: pipet.web.rssMb(), worker: pipet.worker.rssMb() };
