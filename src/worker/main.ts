@@ -65,7 +65,8 @@ export async function startWorker({ log = console.log }: { log?: (line: string) 
           for (const w of workers) w.cancelAllJobs('shutting down');
           log(`[worker] not drained after ${bound - budget} ms (jobs still running, or a Redis connection that would not close): what runs is left to the next worker.`);
         }
-        await settlesWithin(Promise.all([...(drained ? [] : workers.map((w) => w.close(true).catch(() => {}))), closeAll()]), budget - 100);
+        // A third of the budget (at most 500 ms) is left for the process to exit once this returns.
+        await settlesWithin(Promise.all([...(drained ? [] : workers.map((w) => w.close(true).catch(() => {}))), closeAll()]), budget - Math.min(500, Math.floor(budget / 3)));
         return drained;
       })()),
   };
