@@ -58,6 +58,10 @@ ALTER TABLE "KeyedChange" ADD CONSTRAINT "KeyedChange_streamId_reducerId_fkey" F
 -- Keys compare as bytes (UTF-8, so by code point) whatever the database's collation: a prefix is one
 -- range of the primary key, and pages of keys come in the same order everywhere.
 
+-- A key's row is updated in place by most folds: room on its page keeps those updates HOT (no new
+-- index entry, no dead row for the index to carry).
+ALTER TABLE "KeyedState" SET (fillfactor = 70);
+
 -- pipet_commit_fold learns the state key of each effect (keyed reducers); the old signature goes.
 DROP FUNCTION pipet_commit_fold(uuid, uuid, boolean, jsonb, int, int, int, text, text, int, uuid, text[], int[], int[], text[], text[], text[], timestamptz[], text[], text[], int);
 

@@ -17,8 +17,12 @@ export async function readKey({ streamId, reducerId, lineage, key }: KeyScope & 
 
 /** The live states (JSON text) of those of `keys` that exist, in one statement. */
 export async function readKeys({ streamId, reducerId, lineage, keys }: KeyScope & { keys: string[] }): Promise<Map<string, string>> {
+  // One primary-key probe per key, whatever the planner's statistics say: `key = ANY(…)` became a
+  // filter over every key of the reducer when it believed the reducer small (measured: 113 ms
+  // instead of 11 ms per thousand keys on a table never analyzed).
   const rows = await sql<{ key: string; state: string | null }>(
-    `SELECT key, state::text AS state FROM "KeyedState" WHERE "streamId" = $1::uuid AND "reducerId" = $2::uuid AND lineage = $3 AND key = ANY($4::text[])`,
+    `SELECT k.key, s.state FROM unnest($4::text[]) AS k(key)
+     CROSS JOIN LATERAL (SELECT state::text AS state FROM "KeyedState" WHERE "streamId" = $1::uuid AND "reducerId" = $2::uuid AND lineage = $3 AND key = k.key) s`,
     [streamId, reducerId, lineage, keys],
   );
   return new Map(rows.map((r) => [r.key, r.state ?? 'null']));

@@ -208,8 +208,8 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
    * 1 keys: run keyBy, 2 keyed: fold each event into its key's state), s: state (keyed: the initial
    * state of a new key), k: keyed: each event's key, ks: keyed: stored states of those keys,
    * i: indexes, t: receive times, b: bodies, st: stream, c: collect states, m: state byte limit,
-   * y: slice ms, u: CPU ms per event }. The outcome goes to the host through `done` (and `step`:
-   * every state when collecting, and always in keyed mode).
+   * y: slice ms, u: CPU ms per event }. The outcome goes to the host through `done` (keyed mode: every
+   * event's state, joined by newlines) and `step` (each state, when collecting).
    * @param {Function} reducer
    * @param {string} inputJson
    */
@@ -217,7 +217,10 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
     const input = parse(inputJson);
     const mode = input.md | 0;
     const n = input.i.length;
-    const collect = input.c === 1 || mode === 2;
+    const collect = input.c === 1 && mode !== 2;
+    // Keyed mode hands every state back at once (one host call per batch, not per event).
+    /** @type {string[]} */
+    const outs = [];
     const limit = input.m;
     const budget = input.u;
     const started = realNow();
@@ -303,14 +306,17 @@ export function pipetDriver(tick, byteLength, codeSeed, kindsJson, emit, overBud
       }
       if (error !== null) break;
       // The next event sees exactly what a reload from storage would give.
-      if (mode === 2) states[/** @type {string} */ (key)] = parse(json);
-      else state = parse(json);
+      if (mode === 2) {
+        states[/** @type {string} */ (key)] = parse(json);
+        outs[outs.length] = json;
+      } else state = parse(json);
       stateJson = json;
       if (collect) step(json);
       folded = k + 1;
     }
     folding = false;
-    const out = mode === 1 ? stringify(keys) : mode === 2 ? null : stateJson;
+    // JSON.stringify never writes a raw newline, so the keyed states are joined by one.
+    const out = mode === 1 ? stringify(keys) : mode === 2 ? apply(join, outs, ['\n']) : stateJson;
     if (error === null) done(folded, out, '', '', '');
     else done(folded, out, error.kind, error.message, error.stack);
   }

@@ -336,15 +336,18 @@ function toResult(a: Active, req: ThreadFold): FoldResult {
   if (failed && (o.folded >= n || !ERROR_KINDS.has(o.errorKind as FoldErrorKind))) return malformed();
   if (req.mode === 'keys') return keysResult(o, req, malformed);
   const keyed = req.mode === 'keyed';
+  // Keyed mode: every folded event's state, joined by newlines (which no JSON text contains raw).
+  const states = keyed ? (o.folded === 0 ? [] : (o.stateJson ?? '').split('\n')) : a.states;
   if (!keyed && o.folded > 0 && !storable(o.stateJson, req)) return malformed();
-  if ((req.collectStates || keyed) && a.states.length < o.folded) return malformed();
-  if (keyed && !a.states.slice(0, o.folded).every((s) => storable(s, req))) return malformed();
+  if (keyed && states.length !== o.folded) return malformed();
+  if (req.collectStates && !keyed && a.states.length < o.folded) return malformed();
+  if (keyed && !states.every((s) => storable(s, req))) return malformed();
   const result: FoldResult = {
-    stateJson: o.folded > 0 ? o.stateJson! : req.stateJson,
+    stateJson: o.folded > 0 && !keyed ? o.stateJson! : req.stateJson,
     folded: o.folded,
     effects: a.effects.filter((e) => e.k < o.folded).map(({ k: _k, ...e }) => e as RecordedEffect),
   };
-  if (req.collectStates || keyed) result.states = a.states.slice(0, o.folded);
+  if (req.collectStates || keyed) result.states = states.slice(0, o.folded);
   if (failed) result.error = { kind: o.errorKind as FoldErrorKind, message: o.errorMessage, stack: o.errorStack, index: req.events[o.folded].index };
   else if (o.folded < n) result.yielded = true;
   return result;
