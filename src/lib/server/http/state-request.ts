@@ -3,7 +3,7 @@
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
 import { channelFor, SAFETY_POLL_MS, watch, type Watch } from '../notify.ts';
-import { readReducerState, type ReducerStateView } from '../reducers/read-state.ts';
+import { readReducerKey, readReducerState, type ReducerStateView } from '../reducers/read-state.ts';
 import { stateAt } from '../reducers/state-at.ts';
 import { keyAt, listKeys, readKey, type KeyState } from '../reducers/read-keys.ts';
 import { deleteKey } from '../reducers/delete-key.ts';
@@ -212,8 +212,18 @@ export async function readKeyState(ctx: StreamContext, given = ctx.event.params.
     return jsonText(past.stateJson, { headers });
   }
   const after = intParam(ctx.url, 'after', { min: 0 });
-  const view = keyedView(after === undefined ? await current(ctx) : await waitFolded(ctx, after), name);
-  const state = await readKey({ streamId: ctx.stream.id, reducerId: view.reducerId, lineage: view.keyed.lineage, key });
+  let view: ReturnType<typeof keyedView>;
+  let state: KeyState | null;
+  if (after === undefined) {
+    // The reducer and the key in one statement: one round trip for the common read.
+    const both = await readReducerKey({ streamId: ctx.stream.id, name, key });
+    if (!both) throw new AppError('not_found', `No reducer \`${name}\` on stream \`${ctx.stream.slug}\`.`);
+    view = keyedView(both.view, name);
+    state = both.key;
+  } else {
+    view = keyedView(await waitFolded(ctx, after), name);
+    state = await readKey({ streamId: ctx.stream.id, reducerId: view.reducerId, lineage: view.keyed.lineage, key });
+  }
   if (!state) throw notSeen(key, name);
   const headers = { etag: keyEtag(view, state), 'pipet-folded': String(view.folded), 'pipet-index': String(state.index), 'cache-control': 'no-cache' };
   if (ctx.event.request.headers.get('if-none-match') === headers.etag) return new Response(null, { status: 304, headers });
