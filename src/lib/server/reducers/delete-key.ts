@@ -4,9 +4,10 @@
 // guard and folds again without it, instead of writing the forgotten state back.
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { AppError } from '../errors.ts';
+import { wakeFold } from '../queue/enqueue.ts';
 
 export async function deleteKey({ streamId, reducerId, key, db = defaultDb() }: { streamId: string; reducerId: string; key: string; db?: Db }): Promise<{ key: string; timersCancelled: number }> {
-  return db.$transaction(async (tx) => {
+  const done = await db.$transaction(async (tx) => {
     const [rs] = await tx.$queryRaw<{ lineage: number; replayVersion: number | null }[]>`
       UPDATE "ReducerState" SET "keysEpoch" = "keysEpoch" + 1 WHERE "streamId" = ${streamId}::uuid AND "reducerId" = ${reducerId}::uuid
       RETURNING lineage, "replayVersion"`;
@@ -25,6 +26,9 @@ export async function deleteKey({ streamId, reducerId, key, db = defaultDb() }: 
     const timersCancelled = await tx.$executeRaw`
       UPDATE "Effect" SET status = 'cancelled', "lastError" = 'its key was deleted'
       WHERE "streamId" = ${streamId}::uuid AND "reducerId" = ${reducerId}::uuid AND "stateKey" = ${key} AND kind = 'timer' AND status = 'pending'`;
-    return { key, timersCancelled };
+    return { key, timersCancelled, teamId: (await tx.stream.findUniqueOrThrow({ where: { id: streamId }, select: { teamId: true } })).teamId };
   });
+  // A fold that lost its commit to this delete folds again now, not at the next sweep (best effort).
+  await wakeFold({ streamId, teamId: done.teamId }).catch(() => {});
+  return { key: done.key, timersCancelled: done.timersCancelled };
 }
