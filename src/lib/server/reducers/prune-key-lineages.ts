@@ -38,7 +38,8 @@ async function pruneTable(table: 'KeyedState' | 'KeyedChange', t: Tracks, [above
 
 /** Deletes up to about `maxBatches` thousand stale rows per table and reducer; how many it deleted. */
 export async function pruneKeyLineages({ maxBatches = 100 }: { maxBatches?: number } = {}): Promise<number> {
-  const tracks = await sql<Tracks>(`SELECT "streamId", "reducerId", lineage, "replayVersion" FROM "ReducerState"`);
+  // A reducer still at version 1 has only ever had lineage 1: only the others can have rows to prune.
+  const tracks = await sql<Tracks>(`SELECT "streamId", "reducerId", lineage, "replayVersion" FROM "ReducerState" WHERE version > 1 OR "replayVersion" IS NOT NULL`);
   let total = 0;
   for (const t of tracks) {
     for (const range of staleRanges(t.lineage, t.replayVersion)) {
