@@ -142,6 +142,9 @@ describe('a keyed reducer in the browser', () => {
     await refused.getByRole('button', { name: 'Save and replay from the start' }).waitFor();
     await page.getByLabel('Key by').fill('(event) => event.user');
     await page.getByTestId('key-by-replay-hint').waitFor({ state: 'detached' });
+    // The refusal was about the keyBy sent: with keyBy back as saved, it is gone.
+    await refused.waitFor({ state: 'detached' });
+    expect(await page.getByText('must replay from the start').count()).toBe(0);
 
     // A replay preview of code that doubles the totals: every key's old and new state side by side.
     await page.getByLabel('Reducer code').fill('(s, event) => ({ n: s.n + 1, total: s.total + 2 * (event.amount || 0) })');
