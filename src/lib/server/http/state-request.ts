@@ -77,13 +77,14 @@ export async function readState(ctx: StreamContext): Promise<Response> {
   const key = ctx.url.searchParams.get('key');
   // `?key=` reads one key (the way to a key whose name is a route's own word, such as `events`).
   if (key !== null) return readKeyState(ctx, key);
-  if (at === undefined && (await current(ctx)).keyed) return readKeyPage(ctx);
   if (at !== undefined) {
     if (ctx.url.searchParams.has('after')) throw new AppError('bad_request', 'Use either `at` (a past state) or `after` (wait for a state), not both.');
     return readStateAt(ctx, at);
   }
   const after = intParam(ctx.url, 'after', { min: 0 });
+  // One read (or one wait) serves both kinds: a keyed reducer answers with a page of its keys.
   const view = after === undefined ? await current(ctx) : await waitFolded(ctx, after);
+  if (view.keyed) return readKeyPage(ctx, view);
   const headers = { etag: etag(view), 'pipet-folded': String(view.folded), 'cache-control': 'no-cache' };
   if (ctx.event.request.headers.get('if-none-match') === headers.etag) return new Response(null, { status: 304, headers });
   return jsonText(view.stateJson, { headers });
@@ -231,10 +232,9 @@ export async function readKeyState(ctx: StreamContext, given = ctx.event.params.
 }
 
 /** GET …/state/{reducer} on a keyed reducer: a page of keys with their states, in code point order. */
-async function readKeyPage(ctx: StreamContext): Promise<Response> {
+async function readKeyPage(ctx: StreamContext, read: ReducerStateView): Promise<Response> {
   const name = ctx.event.params.reducer!;
-  const after = intParam(ctx.url, 'after', { min: 0 });
-  const view = keyedView(after === undefined ? await current(ctx) : await waitFolded(ctx, after), name);
+  const view = keyedView(read, name);
   const limit = intParam(ctx.url, 'limit', { min: 1, max: PAGE_MAX }) ?? PAGE_DEFAULT;
   const prefix = ctx.url.searchParams.get('prefix') ?? '';
   if (Buffer.byteLength(prefix) > MAX_KEY_BYTES) throw new AppError('bad_request', `A prefix is at most ${MAX_KEY_BYTES} bytes of UTF-8.`);
