@@ -138,3 +138,20 @@ describe("the team's keyed storage", () => {
     expect(storage.bytes).toBe(exact.bytes);
   });
 });
+
+describe('reads whose cost grows with the keys', () => {
+  it('are limited per team: the 31st key-growth chart or storage estimate in a minute is refused', async () => {
+    const { createCaller } = await import('../../src/lib/server/trpc/root.ts');
+    const { createContext } = await import('../../src/lib/server/trpc/context.ts');
+    const team = await makeTeam(db());
+    const stream = await makeStream(db(), { teamId: team.id, slug: uniqueSlug('lim'), name: 'lim' });
+    await upsertReducer({ streamId: stream.id, name: 'users', code: '(s) => s', keyBy: '(e) => e.user', initialState: {} });
+    const api = createCaller(await createContext({ authorization: `Bearer ${await team.key(['manage'])}` }));
+    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code: string }) => e.code);
+    const input = { team: team.slug, stream: stream.slug, name: 'users' };
+    for (let i = 0; i < 30; i++) expect(await code(api.reducer.keyGrowth(input))).toBe('ok');
+    expect(await code(api.reducer.keyGrowth(input))).toBe('TOO_MANY_REQUESTS');
+    for (let i = 0; i < 30; i++) expect(await code(api.team.storage({ team: team.slug }))).toBe('ok');
+    expect(await code(api.team.storage({ team: team.slug }))).toBe('TOO_MANY_REQUESTS');
+  });
+});

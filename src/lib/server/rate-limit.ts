@@ -8,6 +8,9 @@ import { redis } from './redis.ts';
 
 const limiters = new Map<string, RateLimiterRedis>();
 
+/** Per team, per minute: management reads whose cost grows with the data (a reducer's key growth, the team's keyed storage). */
+export const SCAN_RATE_LIMIT_PER_MINUTE = 30;
+
 export function limiter(name: string, points: number, durationSeconds: number): RateLimiterRedis {
   const id = `${name}:${points}:${durationSeconds}`;
   let l = limiters.get(id);

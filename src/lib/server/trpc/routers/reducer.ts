@@ -15,6 +15,7 @@ import { keyAt, keyHistory, listKeys, readKey } from '../../reducers/read-keys.t
 import { deleteKey } from '../../reducers/delete-key.ts';
 import { readKeyGrowth } from '../../reducers/read-key-growth.ts';
 import { MAX_KEY_BYTES } from '../../reducers/sandbox/index.ts';
+import { consume, limiter, SCAN_RATE_LIMIT_PER_MINUTE } from '../../rate-limit.ts';
 
 const StreamInput = z.object({ stream: Slug });
 const ReducerInput = StreamInput.extend({ name: Slug });
@@ -213,6 +214,9 @@ export const reducerRouter = router({
   /** A keyed reducer's live keys over time, by when each was first seen: cumulative counts per hour or day (at most ~100 buckets). */
   keyGrowth: teamProcedure.input(ReducerInput).query(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
-    return readKeyGrowth(keyScope(r));
+    const scope = keyScope(r);
+    // It reads every key of the reducer: bounded per team, so no one can keep PostgreSQL scanning.
+    await consume(limiter('key-growth', SCAN_RATE_LIMIT_PER_MINUTE, 60), ctx.team.id, 'Too many key-growth charts for this team; wait a moment.');
+    return readKeyGrowth(scope);
   }),
 });

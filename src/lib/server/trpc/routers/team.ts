@@ -8,6 +8,7 @@ import { formatMailbox } from '../../effects/email-sender.ts';
 import { teamEmailSender } from '../../effects/sender-domains.ts';
 import { readFirstRun } from '../../teams/read-first-run.ts';
 import { readKeyedStorage } from '../../teams/read-keyed-storage.ts';
+import { consume, limiter, SCAN_RATE_LIMIT_PER_MINUTE } from '../../rate-limit.ts';
 import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
 import { invalidate } from '../../auth/auth-cache.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
@@ -45,7 +46,11 @@ export const teamRouter = router({
   firstRun: teamProcedure.query(({ ctx }) => readFirstRun({ teamId: ctx.team.id, db: ctx.db })),
 
   /** The keys the team's keyed reducers hold, and about how many bytes (estimated from a bounded sample). */
-  storage: teamProcedure.query(({ ctx }) => readKeyedStorage({ teamId: ctx.team.id, db: ctx.db })),
+  storage: teamProcedure.query(async ({ ctx }) => {
+    // It samples up to 100 reducers' keys: bounded per team, like the key-growth chart.
+    await consume(limiter('keyed-storage', SCAN_RATE_LIMIT_PER_MINUTE, 60), ctx.team.id, 'Too many storage estimates for this team; wait a moment.');
+    return readKeyedStorage({ teamId: ctx.team.id, db: ctx.db });
+  }),
 
   create: userProcedure.input(z.object({ slug: TeamSlug, name: TeamName.optional() })).mutation(async ({ ctx, input }) => {
     const team = await createTeam({ slug: input.slug, name: input.name, ownerId: ctx.caller.userId, db: ctx.db });
