@@ -15,6 +15,28 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A limit as given on the command line: a positive number, `default` (null: the deployment's), or absent (unchanged). */
+const limit = z.union([z.literal('default').transform(() => null), z.coerce.number().int().positive()]).optional();
+
+/**
+ * One account's limits across all the teams it owns: how many teams it may own, its requests per
+ * minute on /s/… and its emails a day (over all of its teams together).
+ */
+async function setAccountLimits(email: string, values: Record<string, string | boolean | undefined>): Promise<[string, object]> {
+  const data = { maxTeams: limit.parse(values['max-teams']), rateLimitPerMinute: limit.parse(values['rate-limit']), emailQuotaPerDay: limit.parse(values['email-quota']) };
+  const select = { id: true, email: true, maxTeams: true, rateLimitPerMinute: true, emailQuotaPerDay: true } as const;
+  const user = await db().user.update({ where: { email: email.trim().toLowerCase() }, data, select }).catch(() => null);
+  if (!user) throw new Error(`No account \`${email}\`.`);
+  // Cached grants carry the account's limit: every team it answers for is invalidated.
+  const teams = await db().team.findMany({ where: { accountId: user.id }, select: { id: true } });
+  for (const t of teams) await invalidate({ kind: 'team', id: t.id });
+  const { id: _id, ...limits } = user;
+  return [
+    `Account ${user.email}: ${user.maxTeams ?? 'default'} teams, ${user.rateLimitPerMinute ?? 'default'} requests per minute and ${user.emailQuotaPerDay ?? 'default'} emails a day across its teams.`,
+    limits,
+  ];
+}
+
 export async function runAdmin(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   const { values } = parseArgs({
@@ -30,6 +52,8 @@ export async function runAdmin(args: string[]): Promise<void> {
       'max-streams': { type: 'string' },
       'keys-per-reducer': { type: 'string' },
       'email-quota': { type: 'string' },
+      user: { type: 'string' },
+      'max-teams': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -60,10 +84,11 @@ export async function runAdmin(args: string[]): Promise<void> {
           team: team.slug,
           stream: values.stream ?? null,
         });
+      } else if (sub === 'set-limits' && values.user) {
+        out(...(await setAccountLimits(values.user, values)));
       } else if (sub === 'set-limits') {
         // An operator's lever: one team's limits above (or below) the deployment's defaults; `default` clears one.
-        if (!values.team) throw new Error('set-limits needs --team, and --rate-limit, --max-streams, --email-quota and/or --keys-per-reducer (a number, or `default`).');
-        const limit = z.union([z.literal('default').transform(() => null), z.coerce.number().int().positive()]).optional();
+        if (!values.team) throw new Error('set-limits needs --team (or --user), and --rate-limit, --max-streams, --email-quota and/or --keys-per-reducer (a number, or `default`).');
         const data = {
           rateLimitPerMinute: limit.parse(values['rate-limit']),
           maxStreams: limit.parse(values['max-streams']),

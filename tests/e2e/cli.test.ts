@@ -62,6 +62,16 @@ describe('pipet admin', () => {
     expect(pipet(['admin', 'set-limits', '--team', 'big', '--max-streams', '-3']).code).toBe(1);
   });
 
+  it("sets one account's limits across its teams, and back", () => {
+    pipet(['admin', 'create-user', '--email', 'many@example.com', '--password', 'long enough pw', '--team', 'many']);
+    const set = pipet(['admin', 'set-limits', '--user', 'Many@example.com', '--max-teams', '40', '--rate-limit', '30000', '--email-quota', '9000', '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toEqual({ email: 'many@example.com', maxTeams: 40, rateLimitPerMinute: 30000, emailQuotaPerDay: 9000 });
+    const back = JSON.parse(pipet(['admin', 'set-limits', '--user', 'many@example.com', '--max-teams', 'default', '--json']).stdout);
+    expect(back).toEqual({ email: 'many@example.com', maxTeams: null, rateLimitPerMinute: 30000, emailQuotaPerDay: 9000 });
+    expect(pipet(['admin', 'set-limits', '--user', 'nobody@example.com', '--max-teams', '3']).stderr).toMatch(/No account `nobody@example.com`/);
+  });
+
   it('explains mistakes on stderr with a non-zero exit and prints nothing on stdout', () => {
     const dup = pipet(['admin', 'create-user', '--email', 'ops@example.com', '--password', 'another password', '--json']);
     expect(dup.code).toBe(1);

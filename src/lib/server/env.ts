@@ -18,6 +18,10 @@ const EnvSchema = z.object({
   // any of those forms with REDIS_CLUSTER=1): checked by redis-url.ts below.
   REDIS_URL: z.string().optional(),
   REDIS_CLUSTER: flag,
+  // How long a request waits on Redis (rate limits, wake-ups, publishes) before going on without
+  // it: a frozen Redis keeps its connections open and would otherwise hold every request for the
+  // 2 s command timeout. Past it, limits fall back to the process's own and signals are buffered.
+  REDIS_FAST_PATH_MS: z.coerce.number().int().min(1).max(2_000).default(100),
   SMTP_URL: z.string().optional(),
   PUBLIC_URL: z.string().url().optional(),
   HOST: z.string().default('127.0.0.1'),
@@ -45,6 +49,12 @@ const EnvSchema = z.object({
     .transform((list) => list?.map(Number)),
   EVENT_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024),
   BATCH_MAX_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  // A slice answer (GET /s/{team}/{stream}) stops at this many bytes of JSON (always at least one
+  // event; Link: rel="next" goes on), and is read from PostgreSQL in chunks while it streams out.
+  // Chunk reads of slices run at most this many at once per process, so big slices never take the
+  // whole database pool from appends.
+  SLICE_MAX_BYTES: z.coerce.number().int().min(64 * 1024).default(4 * 1024 * 1024),
+  SLICE_READS_PER_PROCESS: z.coerce.number().int().min(1).max(64).default(4),
   PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   // Requests per minute of one API key (or signed-in user) on /s/…, unless the team has its own.
   KEY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6_000),
@@ -52,6 +62,11 @@ const EnvSchema = z.object({
   // at once, so this only bounds how long a lost broadcast could leave a cache stale. 0 disables.
   AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   MAX_STREAMS_PER_TEAM: z.coerce.number().int().positive().default(1_000),
+  // A person is the unit (issue 23): teams one account may own (admin set-limits --user --max-teams),
+  // requests per minute on /s/… across all of the account's teams, and API keys per team.
+  TEAMS_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
+  ACCOUNT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(12_000),
+  API_KEYS_PER_TEAM: z.coerce.number().int().positive().default(100),
   // Keys one keyed reducer may hold (a team's own limit: admin set-limits --keys-per-reducer).
   KEYS_PER_REDUCER: z.coerce.number().int().positive().default(10_000_000),
   // The landing page's public playground stream (team/stream), created on first use; `off` disables it.
@@ -76,6 +91,15 @@ const EnvSchema = z.object({
   // Emails a team may send per rolling 24 hours (reducers' and invites), unless the team's own
   // `emailQuotaPerDay` says otherwise.
   EMAIL_QUOTA_PER_DAY: z.coerce.number().int().min(0).default(1000),
+  // Emails per rolling 24 hours across all the teams of one account (User.emailQuotaPerDay overrides).
+  ACCOUNT_EMAIL_QUOTA_PER_DAY: z.coerce.number().int().min(0).default(2000),
+  // Recipients one email() may name; both daily quotas count recipients, not emails.
+  EMAIL_RECIPIENTS_MAX: z.coerce.number().int().min(1).max(1000).default(50),
+  // Timers (schedule()) waiting to fire, per reducer and per team: a batch that would schedule more
+  // stops its reducer at that event. The longest delay schedule() accepts (default one year).
+  TIMERS_PENDING_PER_REDUCER: z.coerce.number().int().positive().default(10_000),
+  TIMERS_PENDING_PER_TEAM: z.coerce.number().int().positive().default(100_000),
+  TIMER_MAX_DELAY_MS: z.coerce.number().int().positive().default(365 * 24 * 60 * 60 * 1000),
   // DNS servers for sender-domain verification only ("1.1.1.1,[2606:4700::1111]:53,127.0.0.1:5353");
   // unset, the system's resolvers.
   DNS_SERVERS: z
@@ -97,6 +121,12 @@ const EnvSchema = z.object({
   SANDBOX_INTERACTIVE_THREADS: z.coerce.number().int().min(1).max(16).default(1),
   // Dry runs and compile checks of unsaved code (the web's own small pool), per team.
   DRY_RUN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  // Expensive interactive calls (time travel `?at=`, dry runs, compile checks, replay-preview
+  // starts) running at once per web process, per team and in all; beyond them a 429 / 503 with
+  // Retry-After. Each call may spend this much sandbox CPU in all its slices (more: a clear error).
+  INTERACTIVE_CONCURRENCY_PER_TEAM: z.coerce.number().int().min(1).max(64).default(2),
+  INTERACTIVE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  INTERACTIVE_CPU_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   SANDBOX_SLICE_MS: z.coerce.number().int().min(10).max(10_000).default(200),
   SANDBOX_CALL_WALL_MS: z.coerce.number().int().min(100).max(600_000).default(1_000),
   SANDBOX_CPU_MS_PER_EVENT: z.coerce.number().positive().max(60_000).default(50),

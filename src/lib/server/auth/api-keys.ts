@@ -3,6 +3,7 @@
 import { db as defaultDb, sql, type DbTx } from '../db/client.ts';
 import { cached } from './auth-cache.ts';
 import { AppError } from '../errors.ts';
+import { env } from '../env.ts';
 import { hashToken, randomToken } from '../crypto.ts';
 
 import type { Scope } from '../../schemas/vocabulary.ts';
@@ -21,6 +22,7 @@ export async function createApiKey({ teamId, name, scopes, streamId = null, crea
   if (unique.length === 0) throw new AppError('bad_request', 'A key needs at least one scope (ingest, read, manage).');
   // The management API is team-wide; a stream-limited manage key would be a team admin anyway.
   if (streamId && unique.includes('manage')) throw new AppError('bad_request', 'A `manage` key cannot be limited to one stream: the management API is team-wide.');
+  await checkKeysPerTeam(teamId, db);
   if (streamId) {
     // No foreign key holds the key to its stream (ApiKey is a reference table on Citus): in the
     // caller's transaction, the stream's row lock keeps a stream.delete from slipping in between,
@@ -35,6 +37,14 @@ export async function createApiKey({ teamId, name, scopes, streamId = null, crea
     select: { id: true, name: true, prefix: true, scopes: true, streamId: true, createdAt: true },
   });
   return { ...row, key };
+}
+
+/** Refuses a key beyond API_KEYS_PER_TEAM live keys; in a transaction, the team's row lock makes concurrent creations count one after another. */
+async function checkKeysPerTeam(teamId: string, db: DbTx): Promise<void> {
+  await db.$queryRaw`SELECT 1 FROM "Team" WHERE id = ${teamId}::uuid FOR UPDATE`;
+  const live = await db.apiKey.count({ where: { teamId, revokedAt: null } });
+  const limit = env().API_KEYS_PER_TEAM;
+  if (live >= limit) throw new AppError('forbidden', `A team may hold ${limit} live API keys, and this one holds ${live}. Revoke keys you no longer use first.`);
 }
 
 export type ApiKeyRow = { id: string; teamId: string; scopes: string[]; streamId: string | null };

@@ -2,6 +2,8 @@
 // change runs serializable, so two owners demoting each other at once cannot leave it ownerless.
 import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
+import { invalidate } from '../auth/auth-cache.ts';
+import { checkTeamsPerAccount } from './create-team.ts';
 import { atLeast, type Role } from '../../schemas/vocabulary.ts';
 
 type MemberChange = { teamId: string; userId: string; callerRole: Role; db?: Db };
@@ -17,6 +19,17 @@ async function assertNotLastOwner(db: DbTx, teamId: string, what: string): Promi
   if (owners <= 1) throw new AppError('bad_request', `The last owner cannot ${what}; make someone else an owner first.`);
 }
 
+/**
+ * When the team's account (the person it counts against) stops being an owner, the account passes
+ * to the longest-standing remaining owner. Call inside the transaction that made the change.
+ */
+async function handOverAccount(db: DbTx, teamId: string, userId: string): Promise<void> {
+  const team = await db.team.findUnique({ where: { id: teamId }, select: { accountId: true } });
+  if (team?.accountId !== userId) return;
+  const next = await db.membership.findFirst({ where: { teamId, role: 'owner', userId: { not: userId } }, orderBy: [{ createdAt: 'asc' }, { userId: 'asc' }], select: { userId: true } });
+  await db.team.update({ where: { id: teamId }, data: { accountId: next?.userId ?? null } });
+}
+
 export async function changeMemberRole({ teamId, userId, role, callerRole, db = defaultDb() }: MemberChange & { role: Role }) {
   return db.$transaction(
     async (tx) => {
@@ -24,6 +37,7 @@ export async function changeMemberRole({ teamId, userId, role, callerRole, db = 
       if ((current === 'owner' || role === 'owner') && !atLeast(callerRole, 'owner')) throw new AppError('forbidden', 'Only an owner can make or unmake owners.');
       if (current === 'owner' && role !== 'owner') await assertNotLastOwner(tx, teamId, 'be demoted');
       await tx.membership.update({ where: { teamId_userId: { teamId, userId } }, data: { role } });
+      if (role !== 'owner') await handOverAccount(tx, teamId, userId);
       return { userId, role };
     },
     { isolationLevel: 'Serializable' },
@@ -37,6 +51,7 @@ export async function removeMember({ teamId, userId, callerRole, db = defaultDb(
       if (current === 'owner' && !atLeast(callerRole, 'owner')) throw new AppError('forbidden', 'Only an owner can remove an owner.');
       if (current === 'owner') await assertNotLastOwner(tx, teamId, 'be removed');
       await tx.membership.delete({ where: { teamId_userId: { teamId, userId } } });
+      await handOverAccount(tx, teamId, userId);
       return { removed: userId };
     },
     { isolationLevel: 'Serializable' },
@@ -48,6 +63,7 @@ export async function leaveTeam({ teamId, userId, callerRole, db = defaultDb() }
     async (tx) => {
       if (callerRole === 'owner') await assertNotLastOwner(tx, teamId, 'leave');
       await tx.membership.delete({ where: { teamId_userId: { teamId, userId } } });
+      await handOverAccount(tx, teamId, userId);
     },
     { isolationLevel: 'Serializable' },
   );
@@ -57,10 +73,17 @@ export async function leaveTeam({ teamId, userId, callerRole, db = defaultDb() }
 export async function transferOwnership({ team, fromUserId, toUserId, db = defaultDb() }: { team: { id: string; personal: boolean }; fromUserId: string; toUserId: string; db?: Db }) {
   if (team.personal) throw new AppError('bad_request', 'A personal team cannot change hands; create a team to share it.');
   if (toUserId === fromUserId) throw new AppError('bad_request', 'You already own this team.');
-  return db.$transaction(async (tx) => {
-    const { count } = await tx.membership.updateMany({ where: { teamId: team.id, userId: toUserId }, data: { role: 'owner' } });
-    if (count === 0) throw new AppError('not_found', 'No such member in this team.');
+  const result = await db.$transaction(async (tx) => {
+    const member = await tx.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId: toUserId } }, select: { userId: true } });
+    if (!member) throw new AppError('not_found', 'No such member in this team.');
+    // The new owner becomes the team's account: their own limit on teams owned applies.
+    await checkTeamsPerAccount(toUserId, tx);
+    await tx.membership.update({ where: { teamId_userId: { teamId: team.id, userId: toUserId } }, data: { role: 'owner' } });
     await tx.membership.update({ where: { teamId_userId: { teamId: team.id, userId: fromUserId } }, data: { role: 'admin' } });
+    await tx.team.update({ where: { id: team.id }, data: { accountId: toUserId } });
     return { owner: toUserId };
   });
+  // Cached grants carry the team's account (rate limits count per account).
+  await invalidate({ kind: 'team', id: team.id });
+  return result;
 }

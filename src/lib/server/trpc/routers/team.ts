@@ -53,7 +53,7 @@ export const teamRouter = router({
   }),
 
   create: userProcedure.input(z.object({ slug: TeamSlug, name: TeamName.optional() })).mutation(async ({ ctx, input }) => {
-    const team = await createTeam({ slug: input.slug, name: input.name, ownerId: ctx.caller.userId, db: ctx.db });
+    const team = await ctx.db.$transaction((tx) => createTeam({ slug: input.slug, name: input.name, ownerId: ctx.caller.userId, db: tx }));
     return { slug: team.slug, name: team.name, personal: team.personal, role: 'owner' as const };
   }),
 
