@@ -57,3 +57,51 @@ export function publicStreamLimiter(): RateLimiterRedis {
 export function callerLimiter(teamLimit: number | null): RateLimiterRedis {
   return limiter('caller', teamLimit ?? env().KEY_RATE_LIMIT_PER_MINUTE, 60);
 }
+
+/**
+ * What the limits of a team count against: the team itself and the person accountable for it
+ * (`Team.accountId`, its owner), whose limit spans all of their teams. A team without an account is
+ * its own account, so it is never exempt.
+ */
+export type LimitedTeam = { id: string; rateLimitPerMinute: number | null; accountId: string | null; accountRateLimitPerMinute: number | null };
+
+/** The key a team's account is counted under. */
+export function accountKey(team: Pick<LimitedTeam, 'id' | 'accountId'>): string {
+  return team.accountId ? `user:${team.accountId}` : `team:${team.id}`;
+}
+
+function teamLimiters(team: LimitedTeam): [RateLimiterRedis, string][] {
+  return [
+    [limiter('team', team.rateLimitPerMinute ?? env().KEY_RATE_LIMIT_PER_MINUTE, 60), team.id],
+    [limiter('account', team.accountRateLimitPerMinute ?? env().ACCOUNT_RATE_LIMIT_PER_MINUTE, 60), accountKey(team)],
+  ];
+}
+
+/** The tightest of several limits: the one with the fewest requests left. */
+function tightest(states: RateLimitState[]): RateLimitState {
+  return states.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+}
+
+/**
+ * One request of `caller` against every limit it counts toward: its own (a key, a signed-in user,
+ * an anonymous address), its team's across all of the team's keys, and its account's across all of
+ * the account's teams. The three are spent together; the first refusal wins.
+ */
+export async function consumeRequest(caller: [RateLimiterRedis, string], team: LimitedTeam): Promise<RateLimitState> {
+  const settled = await Promise.allSettled([caller, ...teamLimiters(team)].map(([l, key]) => consume(l, key, l === caller[0] ? undefined : limitMessage(l))));
+  const refused = settled.find((s) => s.status === 'rejected');
+  if (refused) throw refused.reason;
+  return tightest(settled.map((s) => (s as PromiseFulfilledResult<RateLimitState>).value));
+}
+
+function limitMessage(l: RateLimiterRedis): string {
+  return l.keyPrefix.endsWith(':account')
+    ? `Too many requests across all the teams of this team's owner (${l.points} a minute); slow down.`
+    : `Too many requests for this team across all its keys (${l.points} a minute); slow down.`;
+}
+
+/** Spends one request of a team's (and its account's) per-minute budget on an append Pipet makes itself (a timer's event); throws a 429 AppError when over. */
+export async function spendTeamAppend(team: { id: string; rateLimitPerMinute: number | null; accountId: string | null; accountRateLimitPerMinute?: number | null }): Promise<void> {
+  const full: LimitedTeam = { ...team, accountRateLimitPerMinute: team.accountRateLimitPerMinute ?? null };
+  for (const [l, key] of teamLimiters(full)) await consume(l, key, limitMessage(l));
+}

@@ -7,6 +7,7 @@ import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bull
 import { env, type Env } from '../../lib/server/env.ts';
 import { QUEUES, type JobPayload, type QueueName } from '../../lib/server/queue/catalog.ts';
 import { TeamSlots } from '../../lib/server/queue/team-slots.ts';
+import { accountOf } from '../../lib/server/teams/account-of.ts';
 import { foldProcessor } from './fold.ts';
 import { deliverProcessor } from './deliver.ts';
 import { runReplayPreview } from '../../lib/server/reducers/preview-replay.ts';
@@ -37,7 +38,8 @@ export function processorFor<Q extends QueueName>(name: Q, slots?: number): Proc
     const parsed = QUEUES[name].payload.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`Malformed ${name} job: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ')}`);
     const payload = parsed.data as JobPayload<Q>;
-    const release = shares ? shares.tryAcquire(payload.teamId) : () => {};
+    // Shares go per account (the team's owner), so spreading work over many teams earns no more of them.
+    const release = shares ? shares.tryAcquire(await accountOf(payload.teamId)) : () => {};
     if (!release) {
       await job.moveToDelayed(Date.now() + STEP_BACK_MS + Math.floor(Math.random() * STEP_BACK_MS), token);
       throw new DelayedError();

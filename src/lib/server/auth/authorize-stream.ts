@@ -1,6 +1,7 @@
 // Who may read or append to /s/{team}/{stream}: a key with the right scope for this team (and
 // stream, if the key is limited to one), a signed-in member, or anyone when the stream is public.
 // Reads only: a stream that an append may create is reported as such, and created by the caller.
+import type { LimitedTeam } from '../rate-limit.ts';
 import { db as defaultDb, sql, type DbTx } from '../db/client.ts';
 import { cached } from './auth-cache.ts';
 import { AppError } from '../errors.ts';
@@ -36,7 +37,7 @@ export type GrantedStream = {
 
 export type StreamGrant = {
   stream: GrantedStream;
-  team: { id: string; slug: string; rateLimitPerMinute: number | null };
+  team: { id: string; slug: string } & LimitedTeam;
   /** True when access comes from the stream being public or signed: such callers are rate-limited per address. */
   anonymous: boolean;
   /**
@@ -113,16 +114,23 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
   return cached(
     `stream:${teamSlug}/${streamSlug}`,
     async () => {
-      const [r] = await sql<{ teamId: string; autoCreateStreams: boolean; rateLimitPerMinute: number | null } & { [K in keyof StreamRow]: StreamRow[K] | null }>(
-        `SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite",
-                s."signatureScheme", s."signatureSecret"
-         FROM "Team" t LEFT JOIN "Stream" s ON s.id = $2::uuid AND s."teamId" = t.id
+      const [r] = await sql<{ teamId: string; autoCreateStreams: boolean } & Omit<LimitedTeam, 'id'> & { [K in keyof StreamRow]: StreamRow[K] | null }>(
+        `SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", t."accountId", u."rateLimitPerMinute" AS "accountRateLimitPerMinute",
+                s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite", s."signatureScheme", s."signatureSecret"
+         FROM "Team" t LEFT JOIN "User" u ON u.id = t."accountId" LEFT JOIN "Stream" s ON s.id = $2::uuid AND s."teamId" = t.id
          WHERE t.slug = $1`,
         // By primary key, the id derived from the slugs: one shard on Citus (Team is a reference table).
         [teamSlug, streamIdFor(teamSlug, streamSlug)],
       );
       if (!r) return null;
-      const team = { id: r.teamId, slug: teamSlug, autoCreateStreams: r.autoCreateStreams, rateLimitPerMinute: r.rateLimitPerMinute };
+      const team = {
+        id: r.teamId,
+        slug: teamSlug,
+        autoCreateStreams: r.autoCreateStreams,
+        rateLimitPerMinute: r.rateLimitPerMinute,
+        accountId: r.accountId,
+        accountRateLimitPerMinute: r.accountRateLimitPerMinute,
+      };
       const stream: StreamRow | null = r.id
         ? {
             id: r.id,

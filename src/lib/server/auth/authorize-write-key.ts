@@ -1,5 +1,6 @@
 // Segment-style write keys: an ingest key limited to one stream. It arrives as HTTP Basic (`key:`
 // or `key` as the user name), as a Bearer token, or as `writeKey` in the body.
+import type { LimitedTeam } from '../rate-limit.ts';
 import { sql } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { cached } from './auth-cache.ts';
@@ -11,7 +12,7 @@ export type WriteKeyGrant = {
   /** The key's scopes: a key with more than `ingest` should not be published in a page or a URL. */
   scopes: string[];
   stream: { id: string; slug: string; teamId: string };
-  team: { id: string; slug: string; rateLimitPerMinute: number | null };
+  team: { id: string; slug: string } & LimitedTeam;
   /** `key:<id>`: the same rate-limit bucket as the key's requests to /s/…. */
   principal: string;
 };
@@ -28,15 +29,15 @@ export function writeKeyFromHeader(header: string | null): string | null {
   return user || null;
 }
 
-type StreamRow = { id: string; slug: string; teamId: string; teamSlug: string; rateLimitPerMinute: number | null; signatureScheme: SignatureScheme | null };
+type StreamRow = { id: string; slug: string; teamId: string; teamSlug: string; signatureScheme: SignatureScheme | null } & Omit<LimitedTeam, 'id'>;
 
 function loadStream(streamId: string): Promise<StreamRow | null> {
   return cached(
     `writekey-stream:${streamId}`,
     async () => {
       const [r] = await sql<StreamRow>(
-        `SELECT s.id, s.slug, s."teamId", t.slug AS "teamSlug", t."rateLimitPerMinute", s."signatureScheme"
-         FROM "Stream" s JOIN "Team" t ON t.id = s."teamId" WHERE s.id = $1`,
+        `SELECT s.id, s.slug, s."teamId", t.slug AS "teamSlug", t."rateLimitPerMinute", t."accountId", u."rateLimitPerMinute" AS "accountRateLimitPerMinute", s."signatureScheme"
+         FROM "Stream" s JOIN "Team" t ON t.id = s."teamId" LEFT JOIN "User" u ON u.id = t."accountId" WHERE s.id = $1`,
         [streamId],
       );
       return r ?? null;
@@ -60,7 +61,7 @@ export async function authorizeWriteKey(key: string | null): Promise<WriteKeyGra
     keyId: apiKey.id,
     scopes: apiKey.scopes,
     stream: { id: stream.id, slug: stream.slug, teamId: stream.teamId },
-    team: { id: stream.teamId, slug: stream.teamSlug, rateLimitPerMinute: stream.rateLimitPerMinute },
+    team: { id: stream.teamId, slug: stream.teamSlug, rateLimitPerMinute: stream.rateLimitPerMinute, accountId: stream.accountId, accountRateLimitPerMinute: stream.accountRateLimitPerMinute },
     principal: `key:${apiKey.id}`,
   };
 }

@@ -3,8 +3,7 @@
 import type { RequestEvent, RequestHandler } from '@sveltejs/kit';
 import { allowedOriginsOf, authorizeStream, type StreamAccess, type StreamGrant } from '../auth/authorize-stream.ts';
 import { ensureStream } from '../streams/ensure-stream.ts';
-import { callerLimiter, consume, publicStreamLimiter, rateLimitHeaders } from '../rate-limit.ts';
-import type { RateLimiterRedis } from 'rate-limiter-flexible';
+import { callerLimiter, consumeRequest, publicStreamLimiter, rateLimitHeaders, type RateLimitState } from '../rate-limit.ts';
 import { authorizeWriteKey, writeKeyFromHeader, type WriteKeyGrant } from '../auth/authorize-write-key.ts';
 import { errorResponse } from './respond.ts';
 import { AppError } from '../errors.ts';
@@ -59,8 +58,8 @@ function credentialOf(event: RequestEvent): { key: string | null; keyFrom: 'head
 type RouteSteps<G> = {
   /** Who is asking and what they may act on; throws an AppError (401, 403, 404, …) otherwise. */
   authenticate(): Promise<G>;
-  /** The limiter this caller spends a point of, and under which key. */
-  limiter(grant: G): [RateLimiterRedis, string];
+  /** Spends one request of this caller's limits (its own, its team's, its account's). */
+  limit(grant: G): Promise<RateLimitState>;
   act(grant: G): Promise<Response>;
   /** CORS for an answer, errors included (`grant` is undefined when authentication failed). */
   cors(response: Response, grant: G | undefined): Response | Promise<Response>;
@@ -71,8 +70,7 @@ async function runRoute<G>(steps: RouteSteps<G>): Promise<Response> {
   let grant: G | undefined;
   try {
     grant = await steps.authenticate();
-    const [l, key] = steps.limiter(grant);
-    const limit = await consume(l, key);
+    const limit = await steps.limit(grant);
     return await steps.cors(withHeaders(await steps.act(grant), rateLimitHeaders(limit)), grant);
   } catch (error) {
     return steps.cors(errorResponse(error), grant);
@@ -93,7 +91,7 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
         const principal = grant.principal === 'anon' ? `anon:${event.getClientAddress()}` : grant.principal;
         return { ...grant, stream, principal };
       },
-      limiter: (grant) => (grant.anonymous ? [publicStreamLimiter(), event.getClientAddress()] : [callerLimiter(grant.team.rateLimitPerMinute), grant.principal]),
+      limit: (grant) => consumeRequest(grant.anonymous ? [publicStreamLimiter(), event.getClientAddress()] : [callerLimiter(grant.team.rateLimitPerMinute), grant.principal], grant.team),
       act({ stream, team, anonymous, principal }) {
         const reauthorize = async () => {
           try {
@@ -129,7 +127,7 @@ export function writeKeyRoute(act: (ctx: WriteKeyContext) => Promise<Response>, 
         const key = writeKeyFromHeader(event.request.headers.get('authorization')) ?? (await keyInRequest(event));
         return authorizeWriteKey(key);
       },
-      limiter: (grant) => [callerLimiter(grant.team.rateLimitPerMinute), grant.principal],
+      limit: (grant) => consumeRequest([callerLimiter(grant.team.rateLimitPerMinute), grant.principal], grant.team),
       act: (grant) => act({ ...grant, event }),
       cors: (response) => withHeaders(response, ANY_ORIGIN),
     });

@@ -6,6 +6,7 @@
 // one commit statement per reducer that folded, the reducers' folds and commits running side by side.
 // Every statement is filtered by the stream and joins its tables on (streamId, reducerId): on Citus
 // each one runs on the stream's shard alone (docs/scaling-citus.md).
+import { accountKey } from '../rate-limit.ts';
 import { db as defaultDb, sql, type Db } from '../db/client.ts';
 import { readEvents, type StoredEvent } from '../streams/read-events.ts';
 import { foldSlice, type FoldResult, type RecordedEffect, type SandboxEvent } from './sandbox/index.ts';
@@ -21,7 +22,9 @@ export type FoldStreamOptions = { streamId: string; batchSize?: number; timeBudg
 /** `more`: the time budget ran out with work left (the caller queues another round). */
 export type FoldStreamResult = { folded: number; more: boolean };
 
-type Stream = { id: string; slug: string; teamId: string; team: string; length: number; keyLimit: number };
+// `tenant`: whose turn in the sandbox pool this is, the team's account (its owner), so a person's
+// teams share one turn.
+type Stream = { id: string; slug: string; teamId: string; team: string; length: number; keyLimit: number; tenant: string };
 type Track = {
   reducerId: string; replay: boolean; version: number; cursor: number; stateJson: string; suppressBelow: number;
   /** Keyed reducers: the lineage their key rows are written in, the keys it holds, the epoch deleting a key bumps. */
@@ -86,11 +89,11 @@ export async function streamBehind(streamId: string): Promise<boolean> {
 /** The stream and the track each enabled, active reducer folds now (the replay track while one runs), in one read. */
 async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: Track[] } | null> {
   const rows = await sql<{
-    slug: string; teamId: string; team: string; length: number; maxKeys: number | null; reducerId: string | null; status: string | null; version: number; cursor: number; state: string | null;
+    slug: string; teamId: string; team: string; accountId: string | null; length: number; maxKeys: number | null; reducerId: string | null; status: string | null; version: number; cursor: number; state: string | null;
     suppressUntil: number; replayVersion: number | null; replayCursor: number | null; replayState: string | null; replayUntil: number | null;
     lineage: number; keyCount: number; replayKeyCount: number; keysEpoch: number;
   }>(
-    `SELECT s.slug, s."teamId", t.slug AS team, s.length, t."maxKeysPerReducer" AS "maxKeys", rs."reducerId", rs.status::text AS status, rs.version, rs.cursor, rs.state::text AS state,
+    `SELECT s.slug, s."teamId", t.slug AS team, t."accountId", s.length, t."maxKeysPerReducer" AS "maxKeys", rs."reducerId", rs.status::text AS status, rs.version, rs.cursor, rs.state::text AS state,
             rs."suppressUntil", rs."replayVersion", rs."replayCursor", rs."replayState"::text AS "replayState", rs."replayUntil",
             rs.lineage, rs."keyCount", rs."replayKeyCount", rs."keysEpoch"
      FROM "Stream" s JOIN "Team" t ON t.id = s."teamId"
@@ -100,7 +103,7 @@ async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: T
     [streamId],
   );
   if (rows.length === 0) return null;
-  const { slug, teamId, team, length, maxKeys } = rows[0];
+  const { slug, teamId, team, accountId, length, maxKeys } = rows[0];
   const tracks = rows
     .filter((r) => r.reducerId !== null)
     .map((r) => {
@@ -118,7 +121,7 @@ async function loadTracks(streamId: string): Promise<{ stream: Stream; tracks: T
         keysEpoch: r.keysEpoch,
       };
     });
-  return { stream: { id: streamId, slug, teamId, team, length, keyLimit: keyLimitOf(maxKeys) }, tracks };
+  return { stream: { id: streamId, slug, teamId, team, length, keyLimit: keyLimitOf(maxKeys), tenant: accountKey({ id: teamId, accountId }) }, tracks };
 }
 
 /** One slice of the events for one reducer, committed; how many events it folded (0: lost a race or nothing to do). */
@@ -134,12 +137,12 @@ async function foldTrack({ track, stream, events: available, db }: { track: Trac
     ({ result, writes: keyed } = await foldKeyed({
       track: { ...track, keyLimit: stream.keyLimit },
       code: { ...code, keyBy: code.keyBy },
-      tenant: stream.teamId,
+      tenant: stream.tenant,
       stream: { id: stream.id, ...meta },
       events,
     }));
   } else {
-    result = await foldSlice({ tenant: stream.teamId, cacheKey: `${track.reducerId}:${track.version}`, code: code.code, stateJson: track.stateJson, events, stream: meta });
+    result = await foldSlice({ tenant: stream.tenant, cacheKey: `${track.reducerId}:${track.version}`, code: code.code, stateJson: track.stateJson, events, stream: meta });
   }
   // A keyed reducer's state is its keys: its time travel reads their history, not snapshots.
   const snapshot = !keyed && !result.error && track.cursor + result.folded === boundary ? boundary : null;
