@@ -83,3 +83,29 @@ describe('header forms', () => {
     expect(outcome('github', new Headers({ 'x-hub-signature': `sha1=${createHmac('sha1', SECRETS.github).update(body).digest('hex')}` }))).toBe('401');
   });
 });
+
+describe('the signed idempotency key', () => {
+  const key = (scheme: SignatureScheme, headers: Headers, payload = body) => verifySignature({ scheme, secret: SECRETS[scheme], headers, body: payload, now });
+
+  it('is the same for a request replayed with unsigned headers added or changed', () => {
+    for (const scheme of SCHEMES) {
+      const h = signed(scheme, body);
+      const replay = new Headers(h);
+      replay.set('idempotency-key', 'x1');
+      replay.set('x-github-delivery', 'a-new-delivery-id');
+      expect(key(scheme, replay), scheme).toBe(key(scheme, h));
+    }
+  });
+
+  it('is the signed id for Standard Webhooks, whatever Idempotency-Key says', () => {
+    const h = signed('standard_webhooks', body);
+    h.set('idempotency-key', 'x1');
+    expect(key('standard_webhooks', h)).toBe('webhook-id:msg_1');
+  });
+
+  it('differs between two Stripe deliveries signed at different times, and between two GitHub bodies', () => {
+    expect(key('stripe', signed('stripe', body, now))).not.toBe(key('stripe', signed('stripe', body, now - 1000)));
+    const other = Buffer.from(JSON.stringify({ id: 'evt_2' }));
+    expect(key('github', signed('github', other), other)).not.toBe(key('github', signed('github', body)));
+  });
+});

@@ -1,7 +1,7 @@
 // Verified inbound webhooks: a stream that requires a signature accepts a POST only when its raw
 // body is signed with the stream's secret under the stream's scheme. Pure (node:crypto only), and
 // run on the bytes as received, before anything is parsed or stored.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { SignatureScheme } from '../../schemas/stream-signature.ts';
 
@@ -57,15 +57,28 @@ export function standardWebhooksKey(secret: string): Buffer {
   return Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
 }
 
+/** Idempotency keys are at most 255 characters; a longer signed id is kept as its digest. */
+function boundedKey(key: string): string {
+  return key.length <= 255 ? key : `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
+
 /**
- * Throws `unauthorized` (401) unless the request carries a valid signature of `scheme` over `body`.
+ * Throws `unauthorized` (401) unless the request carries a valid signature of `scheme` over `body`,
+ * and returns the message's signed idempotency key: what only the sender could have signed, so a
+ * captured request replayed (with any unsigned header added or changed) carries the same key.
+ * - Standard Webhooks: the `webhook-id`, which is part of the signed content.
+ * - Stripe: the signed timestamp and the `v1` signature it matched (`t` and the body, signed).
+ * - GitHub: the body's signature. GitHub signs no time and no id (`X-GitHub-Delivery` is not
+ *   signed, so a replay could change it): the signed body itself names the delivery.
+ *
+ * Schemes:
  * - Standard Webhooks: `webhook-signature: v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>` (any of
  *   several, space-separated), keyed with the secret's base64 part; timestamp within 5 minutes.
  * - Stripe: `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256("{t}.{body}")>` keyed with the whole
  *   `whsec_…` string; timestamp within 5 minutes (Stripe's libraries' default).
  * - GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(body)>`; GitHub signs no timestamp.
  */
-export function verifySignature({ scheme, secret, headers, body, now = Date.now() }: VerifySignatureOptions): void {
+export function verifySignature({ scheme, secret, headers, body, now = Date.now() }: VerifySignatureOptions): string {
   if (!secret) refuse('This stream requires a signature but has no secret set; an admin must set one.');
   if (scheme === 'standard_webhooks') {
     const id = headers.get('webhook-id');
@@ -79,7 +92,7 @@ export function verifySignature({ scheme, secret, headers, body, now = Date.now(
       return version === 'v1' && !!value && same(expected, Buffer.from(value, 'base64'));
     });
     if (!ok) refuse('The Standard Webhooks signature does not match this stream\'s secret.');
-    return;
+    return boundedKey(`webhook-id:${id}`);
   }
   if (scheme === 'stripe') {
     const header = headers.get('stripe-signature');
@@ -91,10 +104,12 @@ export function verifySignature({ scheme, secret, headers, body, now = Date.now(
     checkTimestamp(timestamp, scheme, now);
     const expected = hmac(secret, `${timestamp}.`, body);
     if (!given.some((hex) => /^[0-9a-f]+$/i.test(hex) && same(expected, Buffer.from(hex, 'hex')))) refuse('The Stripe signature does not match this stream\'s secret.');
-    return;
+    return `stripe:${timestamp}.${expected.toString('hex')}`;
   }
   const header = headers.get('x-hub-signature-256');
   if (!header) refuse('This stream requires a GitHub signature (`X-Hub-Signature-256`).');
   const hex = /^sha256=([0-9a-f]{64})$/i.exec(header.trim())?.[1];
-  if (!hex || !same(hmac(secret, body), Buffer.from(hex, 'hex'))) refuse('The GitHub signature does not match this stream\'s secret.');
+  const expected = hmac(secret, body);
+  if (!hex || !same(expected, Buffer.from(hex, 'hex'))) refuse('The GitHub signature does not match this stream\'s secret.');
+  return `github:${expected.toString('hex')}`;
 }

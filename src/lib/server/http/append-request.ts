@@ -1,6 +1,6 @@
 // POST /s/{team}/{stream} and /batch: parse by content type, append through the one path, and
 // answer JSON clients with 201 and browsers' forms with a 303.
-import { appendEvents } from '../streams/append-events.ts';
+import { appendEvents, type Idempotency } from '../streams/append-events.ts';
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
 import { httpRedirect } from '../auth/safe-redirect.ts';
@@ -24,6 +24,20 @@ function redirectTarget(redirect: string | undefined, allowed: string[], base: U
   return new URL('/thanks', base).href;
 }
 
+/**
+ * The scope of a signed stream's idempotency keys: the signature is the credential, so a replay
+ * dedupes against the first delivery whoever sends it (anonymously, with a key, or signed in).
+ */
+const SIGNED_SCOPE = 'signed';
+
+/** `Idempotency-Key`, the sender's own key, on streams without a signature. */
+function headerIdempotency(request: Request, scope: string): Idempotency | undefined {
+  const key = request.headers.get('idempotency-key');
+  if (key === null) return undefined;
+  if (key.length === 0 || key.length > 255) throw new AppError('bad_request', 'Idempotency-Key must be 1 to 255 characters.');
+  return { key, scope };
+}
+
 export async function handleAppend(ctx: StreamContext, { batch }: { batch: boolean }): Promise<Response> {
   const { request } = ctx.event;
   const limits = env();
@@ -31,15 +45,12 @@ export async function handleAppend(ctx: StreamContext, { batch }: { batch: boole
   // A signed stream takes nothing unsigned, whoever sends it (a key, a member, the public): checked
   // on the bytes as received, before they are parsed.
   const { signatureScheme, signatureSecret } = ctx.stream;
-  if (signatureScheme) verifySignature({ scheme: signatureScheme, secret: signatureSecret, headers: request.headers, body: bytes });
+  const signedKey = signatureScheme ? verifySignature({ scheme: signatureScheme, secret: signatureSecret, headers: request.headers, body: bytes }) : undefined;
   const parsed = await parseAppendBody(request, bytes, { batch });
-  // A Standard Webhooks sender resends a message under the same (signed) `webhook-id` until it gets
-  // a 2xx: that id is the message's idempotency key, so a retry after a lost answer appends nothing.
-  const idempotencyKey = request.headers.get('idempotency-key') ?? (signatureScheme === 'standard_webhooks' ? (request.headers.get('webhook-id') ?? undefined) : undefined);
-  if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
-    throw new AppError('bad_request', 'Idempotency-Key must be 1 to 255 characters.');
-  }
-  const result = await appendEvents({ streamId: ctx.stream.id, bodies: parsed.values, idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, scope: ctx.principal } });
+  // On a signed stream the signed id is the idempotency key, and no unsigned `Idempotency-Key` can
+  // replace it: a captured request replayed with a new one would otherwise append again.
+  const idempotency = signedKey === undefined ? headerIdempotency(request, ctx.principal) : { key: signedKey, scope: SIGNED_SCOPE };
+  const result = await appendEvents({ streamId: ctx.stream.id, bodies: parsed.values, idempotency });
   const base = `/s/${ctx.team.slug}/${ctx.stream.slug}`;
   if (parsed.isForm && prefersHtml(request)) {
     return new Response(null, { status: 303, headers: { location: redirectTarget(parsed.redirect, ctx.stream.allowedOrigins, ctx.url) } });
