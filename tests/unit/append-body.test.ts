@@ -2,7 +2,7 @@
 // deep nesting, numbers beyond a double and invalid UTF-8 are refused with 400; charsets we do
 // not read with 415. Pure: no server, no database.
 import { describe, expect, it } from 'vitest';
-import { jsonProblem, MAX_JSON_DEPTH } from '../../src/lib/server/streams/check-json.ts';
+import { jsonProblem, MAX_JSON_DEPTH, numberLiteralProblem } from '../../src/lib/server/streams/check-json.ts';
 import { encodeBodies } from '../../src/lib/server/streams/append-events.ts';
 import { parseAppendBody, parseUrlencoded } from '../../src/lib/server/http/parse-append-body.ts';
 
@@ -44,6 +44,28 @@ describe('jsonProblem', () => {
   });
 });
 
+describe('numberLiteralProblem', () => {
+  it.each([
+    ['1e-400, which JSON.parse makes 0', '{"a":1e-400}', /too small .*\(1e-400\) and would be stored as 0/],
+    ['a negative underflow', '[-2.5E-999]', /too small/],
+    ['0.1e-323, just under the smallest double', '[0.1e-323]', /too small/],
+    ['400 zeros after the point', `[0.${'0'.repeat(400)}1]`, /too small/],
+    ['1e400, which JSON.parse makes Infinity', '{"n":1e400}', /out of range \(1e400\)/],
+    ['400 digits', `[1${'0'.repeat(400)}]`, /out of range/],
+  ])('refuses %s', (_name, text, message) => {
+    expect(numberLiteralProblem(text)).toMatch(message);
+  });
+
+  it.each([
+    ['zero written with an exponent', '[0e-400, 0.0E5, -0]'],
+    ['the smallest and largest doubles', '[5e-324, 1.7976931348623157e308]'],
+    ['numbers inside strings', '{"1e-400":"1e400","s":"\\"1e-999"}'],
+    ['ordinary numbers', '{"a":[1,2.5,-3e-7,4E+10]}'],
+  ])('accepts %s', (_name, text) => {
+    expect(numberLiteralProblem(text)).toBeNull();
+  });
+});
+
 describe('encodeBodies', () => {
   it.each([
     ['"\\ud800"', [JSON.parse('"\\ud800"')]],
@@ -69,6 +91,14 @@ describe('parseAppendBody', () => {
     ['a batch with an invalid UTF-8 byte', Uint8Array.of(0x5b, 0x22, 0xfe, 0x22, 0x5d), 'application/json'],
   ])('refuses %s with 400', async (_name, body, type) => {
     expect(await refusal(parsed(body, type, _name.startsWith('a batch')))).toMatchObject({ status: 400, message: expect.stringMatching(/not valid UTF-8/) });
+  });
+
+  it.each([
+    ['JSON', '{"a":1e-400}', 'application/json', false],
+    ['a batch', '[1, 1e-400]', 'application/json', true],
+    ['JSON sent as a form', '{"a":1e-400}', 'application/x-www-form-urlencoded', false],
+  ])('refuses a number that underflows to 0 in %s, instead of storing 0', async (_name, body, type, batch) => {
+    expect(await refusal(parsed(body, type, batch))).toMatchObject({ status: 400, message: expect.stringMatching(/would be stored as 0/) });
   });
 
   it('refuses multipart text fields that are not UTF-8', async () => {

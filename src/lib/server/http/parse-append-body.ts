@@ -1,5 +1,6 @@
 // Turns a POST body into the value(s) to append, by content type: JSON, form fields, or text.
 import { AppError } from '../errors.ts';
+import { numberLiteralProblem } from '../streams/check-json.ts';
 
 export type ParsedAppend = { values: unknown[]; redirect?: string; isForm: boolean };
 
@@ -56,12 +57,21 @@ function formComponent(raw: string): string {
   return decodeUtf8(Buffer.concat(chunks), 'A form field');
 }
 
+/** JSON text as its value, refusing (400) a number JSON.parse would silently change (`1e-400` to 0). */
 export function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new AppError('invalid_json', `The body is not valid JSON: ${(e as Error).message}`);
   }
+  refuseInexactNumbers(text);
+  return value;
+}
+
+function refuseInexactNumbers(text: string): void {
+  const problem = numberLiteralProblem(text);
+  if (problem) throw new AppError('bad_request', `The body cannot be stored: ${problem}.`);
 }
 
 /** Form fields as an object; a repeated name becomes an array, in order. */
@@ -108,10 +118,15 @@ export async function parseAppendBody(request: Request, bytes: Uint8Array, { bat
     // is taken as the JSON the sender meant.
     const trimmed = text.trim();
     if (/^[[{]/.test(trimmed)) {
+      let value: unknown;
       try {
-        return { values: [JSON.parse(trimmed)], isForm: false };
+        value = JSON.parse(trimmed);
       } catch {
         /* a form field that happens to start with a bracket */
+      }
+      if (value !== undefined) {
+        refuseInexactNumbers(trimmed);
+        return { values: [value], isForm: false };
       }
     }
     const { fields, redirect } = fieldsToObject(parseUrlencoded(text));
