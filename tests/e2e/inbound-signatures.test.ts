@@ -131,3 +131,54 @@ describe('managing the signature', () => {
     expect((await call('stream.setSignature', { team: team.slug, stream: s.slug, scheme: 'standard_webhooks', secret: 'not base64!' })).status).toBe(400);
   });
 });
+
+describe('a captured request replayed appends nothing', () => {
+  /** POSTs `headers` again (plus `extra`): 200 with the first answer, and the stream did not grow. */
+  async function expectReplayed(url: string, body: string, headers: Record<string, string>, first: unknown, extra: Record<string, string> = {}) {
+    const before = await length(url);
+    const replay = await post(url, body, { ...headers, ...extra });
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual(first);
+    expect(await length(url)).toBe(before);
+  }
+
+  it('Standard Webhooks: the signed webhook-id wins over an added Idempotency-Key', async () => {
+    const s = await signedStream('standard_webhooks');
+    const body = JSON.stringify({ type: 'invoice.paid', amount: 4200 });
+    const timestamp = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const headers = { 'webhook-id': 'msg_captured', 'webhook-timestamp': String(timestamp.getTime() / 1000), 'webhook-signature': new Webhook(s.secret).sign('msg_captured', timestamp, body) };
+    expect((await post(s.url, '1', bearer(rw))).status).toBe(401); // nothing unsigned gets in first
+    const first = await post(s.url, body, headers);
+    expect(first.status).toBe(201);
+    const answer = await first.json();
+    await expectReplayed(s.url, body, headers, answer, { 'idempotency-key': 'x1' });
+    await expectReplayed(s.url, body, headers, answer, { 'idempotency-key': 'x2', ...bearer(rw) });
+    expect(await length(s.url)).toBe(1);
+  });
+
+  it('Stripe: the exact request again within its 5 minutes', async () => {
+    const s = await signedStream('stripe', 'whsec_test_replay_0123456789abcdef');
+    const stripe = new Stripe('sk_test_unused');
+    const body = JSON.stringify({ id: 'evt_replayed', object: 'event', type: 'charge.succeeded' });
+    const headers = { 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: body, secret: s.secret }) };
+    const first = await post(s.url, body, headers);
+    expect(first.status).toBe(201);
+    await expectReplayed(s.url, body, headers, await first.json(), { 'idempotency-key': 'x1' });
+    expect(await length(s.url)).toBe(1);
+  });
+
+  it('GitHub: the same signed body again, even under a new X-GitHub-Delivery', async () => {
+    const s = await signedStream('github');
+    const body = JSON.stringify({ action: 'opened', issue: { number: 13 } });
+    const headers = { 'x-hub-signature-256': `sha256=${createHmac('sha256', s.secret).update(body).digest('hex')}`, 'x-github-event': 'issues', 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958' };
+    const first = await post(s.url, body, headers);
+    expect(first.status).toBe(201);
+    const answer = await first.json();
+    await expectReplayed(s.url, body, headers, answer);
+    await expectReplayed(s.url, body, headers, answer, { 'x-github-delivery': 'f0000000-0000-4000-8000-000000000000', 'idempotency-key': 'x1' });
+    // Another delivery (another body) is appended.
+    const next = JSON.stringify({ action: 'closed', issue: { number: 13 } });
+    expect((await post(s.url, next, { ...headers, 'x-hub-signature-256': `sha256=${createHmac('sha256', s.secret).update(next).digest('hex')}` })).status).toBe(201);
+    expect(await length(s.url)).toBe(2);
+  });
+});
