@@ -6,6 +6,7 @@ import { ensureStream } from '../streams/ensure-stream.ts';
 import { callerLimiter, consumeRequest, publicStreamLimiter, rateLimitHeaders, type RateLimitState } from '../rate-limit.ts';
 import { authorizeWriteKey, writeKeyFromHeader, type WriteKeyGrant } from '../auth/authorize-write-key.ts';
 import { errorResponse } from './respond.ts';
+import { streamSession } from './csrf.ts';
 import { AppError } from '../errors.ts';
 
 export type StreamContext = StreamGrant & {
@@ -81,10 +82,12 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
   return async (event) => {
     const origin = event.request.headers.get('origin');
     const { team: teamSlug, stream: streamSlug } = event.params as { team: string; stream: string };
-    const ask = { teamSlug, streamSlug, access, ...credentialOf(event), userId: (event.locals as { user?: { id: string } | null }).user?.id ?? null };
+    // The session cookie counts for writes only from the app's own origin (csrf.ts).
+    const session = streamSession(event);
+    const ask = { teamSlug, streamSlug, access, ...credentialOf(event), userId: session.userId };
     return runRoute({
       async authenticate() {
-        const grant = await authorizeStream(ask);
+        const grant = await authorizeStream(ask).catch(session.explain);
         // Appending with a team-wide ingest key creates a missing stream (the team's autoCreateStreams).
         const stream = grant.stream ?? (await ensureStream({ teamId: grant.team.id, teamSlug: grant.team.slug, slug: grant.createSlug, select: STREAM_FIELDS }));
         // Anonymous callers share a limit per client address; keys and signed-in users have their own.
