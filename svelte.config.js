@@ -11,5 +11,23 @@ export default {
     // Customers post `<form action="/s/...">` from their own sites, which Kit's built-in origin check
     // would refuse. It is switched off here and enforced in hooks.server.ts for everything outside /s/.
     csrf: { trustedOrigins: ['*'] },
+    // Pages run only the app's own scripts: Kit adds a nonce for its inline start-up script
+    // ('auto': nonces on rendered pages, hashes on prerendered ones). Inline styles stay allowed
+    // (style attributes in app.html and the editor's); no page may be framed (clickjacking).
+    csp: {
+      mode: 'auto',
+      directives: {
+        'default-src': ['self'],
+        'script-src': ['self'],
+        'style-src': ['self', 'unsafe-inline'],
+        'img-src': ['self', 'data:'],
+        'font-src': ['self', 'data:'],
+        'connect-src': ['self'],
+        'object-src': ['none'],
+        'base-uri': ['self'],
+        'form-action': ['self'],
+        'frame-ancestors': ['none'],
+      },
+    },
   },
 };
