@@ -6,6 +6,7 @@ import { z, ZodError } from 'zod';
 import { AppError, ERROR_CODES, toAppError } from '../errors.ts';
 import { atLeast, type Role } from '../../schemas/vocabulary.ts';
 import type { Context } from './context.ts';
+import { inputProblem } from '../http/check-input.ts';
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
@@ -41,7 +42,18 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(mapErrors);
+/**
+ * Every procedure's input, before its schema reads it: no NUL, no lone surrogate, no string over
+ * MAX_INPUT_STRING_LENGTH, anywhere in it (keys included), so nothing reaches PostgreSQL that it
+ * would refuse (a 500) or that Prisma would silently change (U+FFFD).
+ */
+const checkInput = t.middleware(async ({ getRawInput, next }) => {
+  const problem = inputProblem(await getRawInput());
+  if (problem) throw new AppError('bad_request', `The input cannot be taken: ${problem}.`);
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(mapErrors).use(checkInput);
 
 /** Signed in (a session) or a manage key. */
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
