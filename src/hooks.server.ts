@@ -3,6 +3,8 @@ import { sequence } from '@sveltejs/kit/hooks';
 import { building, dev } from '$app/environment';
 import type { Handle, ServerInit } from '@sveltejs/kit';
 import { handleCsrf } from '$lib/server/http/csrf.ts';
+import { handleInputChecks } from '$lib/server/http/check-input.ts';
+import { handleSecurityHeaders } from '$lib/server/http/security-headers.ts';
 import { endLiveResponses, exitOnSignal, isDraining } from '$lib/server/lifecycle.ts';
 import { closeAll } from '$lib/server/shutdown.ts';
 import { handlePublicApiErrors } from '$lib/server/http/public-errors.ts';
@@ -47,7 +49,7 @@ const handleDraining: Handle = async ({ event, resolve }) => {
   }
 };
 
-export const handle = sequence(handleDraining, handlePublicApiErrors, handleCsrf, handleSession);
+export const handle = sequence(handleDraining, handleSecurityHeaders, handlePublicApiErrors, handleCsrf, handleInputChecks, handleSession);
 
 /** Before the first request: open the Redis connection, so the first requests' rate limits and wake-ups find it up. */
 export const init: ServerInit = async () => {
