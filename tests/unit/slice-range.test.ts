@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { atIndex, lengthNeededFor, sliceRange } from '../../src/lib/server/streams/slice-range.ts';
+import { atIndex, cutSlice, lengthNeededFor, nextChunkCount, sliceRange } from '../../src/lib/server/streams/slice-range.ts';
 
 describe('sliceRange matches Array.prototype.slice', () => {
   const array = Array.from({ length: 10 }, (_, i) => i);
@@ -31,5 +31,27 @@ describe('atIndex matches Array.prototype.at', () => {
     expect(lengthNeededFor(4)).toBe(5);
     expect(lengthNeededFor(-1)).toBe(1);
     expect(lengthNeededFor(-3)).toBe(3);
+  });
+});
+
+describe('a slice bounded in bytes', () => {
+  it.each([
+    // start, end, first index past the bound, where the page ends
+    [0, 100, null, 100], // all of it fits
+    [0, 100, 40, 40], // stops before the event that passes the bound
+    [10, 100, 10, 11], // the first event alone passes it: still answered
+    [10, 100, 11, 11],
+    [10, 12, 50, 12], // never past the asked end
+  ])('slice [%s, %s) with event %s past the bound ends at %s', (start, end, over, cut) => {
+    expect(cutSlice(start, end, over)).toBe(cut);
+  });
+
+  it('reads chunks of about the target size, judged by what was read so far', () => {
+    const target = 1024 * 1024;
+    expect(nextChunkCount({ read: 0, bytes: 0, left: 1000, targetBytes: target })).toBe(8);
+    expect(nextChunkCount({ read: 8, bytes: 8 * 250_000, left: 992, targetBytes: target })).toBe(4); // big events: a few at a time
+    expect(nextChunkCount({ read: 8, bytes: 8 * 20_000_000, left: 992, targetBytes: target })).toBe(1); // never zero
+    expect(nextChunkCount({ read: 8, bytes: 8 * 100, left: 992, targetBytes: target })).toBe(500); // small events: capped per query
+    expect(nextChunkCount({ read: 8, bytes: 8 * 100, left: 3, targetBytes: target })).toBe(3); // never past the end
   });
 });

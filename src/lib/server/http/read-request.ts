@@ -1,6 +1,7 @@
 // GET slice, length and element-at: the array half of the public API.
 import { AppError } from '../errors.ts';
-import { readEvent, readEvents, streamLength } from '../streams/read-events.ts';
+import { readEvent, readEventChunks, sliceEndWithin, streamLength, type StoredEvent } from '../streams/read-events.ts';
+import { env } from '../env.ts';
 import { atIndex, lengthNeededFor, sliceRange } from '../streams/slice-range.ts';
 import { waitForLength } from '../streams/tail-events.ts';
 import { restartingError } from '../lifecycle.ts';
@@ -32,9 +33,11 @@ export async function readSlice(ctx: StreamContext): Promise<Response> {
   const end = intParam(ctx.url, 'end');
   const limit = intParam(ctx.url, 'limit', { min: 1, max: 1000 }) ?? 100;
   const length = await currentLength(ctx);
-  const range = sliceRange(length, start, end, limit);
-  const events = await readEvents({ streamId: ctx.stream.id, start: range.start, end: range.end });
-  const headers = new Headers({ 'pipet-length': String(length) });
+  const asked = sliceRange(length, start, end, limit);
+  // Bounded in bytes as well as in count: a page of big events stops early and says where to go on.
+  const cut = await sliceEndWithin({ streamId: ctx.stream.id, start: asked.start, end: asked.end, maxBytes: env().SLICE_MAX_BYTES });
+  const range = { start: asked.start, end: cut, next: cut < asked.end ? cut : asked.next };
+  const headers = new Headers({ 'pipet-length': String(length), 'content-type': 'application/json; charset=utf-8' });
   if (range.next !== null) {
     const next = new URL(ctx.url);
     next.search = '';
@@ -43,7 +46,40 @@ export async function readSlice(ctx: StreamContext): Promise<Response> {
     next.searchParams.set('limit', String(limit));
     headers.set('link', `<${next.pathname}${next.search}>; rel="next"`);
   }
-  return jsonText(`[${events.map((e) => e.bodyJson).join(',')}]`, { headers });
+  return new Response(await sliceBody(ctx.stream.id, range, ctx.event.request.signal), { headers });
+}
+
+/**
+ * The slice's JSON array, written as it is read: one chunk of events in memory at a time, read when
+ * the client has taken the last one, and nothing more read once it goes away. The first chunk is
+ * read before answering, so a database failure is still an honest error status.
+ */
+async function sliceBody(streamId: string, range: { start: number; end: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+  const gone = new AbortController();
+  const chunks = readEventChunks({ streamId, start: range.start, end: range.end, signal: AbortSignal.any([signal, gone.signal]) });
+  const encoder = new TextEncoder();
+  let first: IteratorResult<StoredEvent[]> | undefined = await chunks.next();
+  let separator = '[';
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const chunk = first ?? (await chunks.next());
+        first = undefined;
+        if (chunk.done) {
+          controller.enqueue(encoder.encode(separator === '[' ? '[]' : ']'));
+          controller.close();
+          return;
+        }
+        controller.enqueue(encoder.encode(separator + chunk.value.map((e) => e.bodyJson).join(',')));
+        separator = ',';
+      },
+      async cancel() {
+        gone.abort();
+        await chunks.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 export async function readLength(ctx: StreamContext): Promise<Response> {

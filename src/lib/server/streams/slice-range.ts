@@ -24,3 +24,21 @@ export function atIndex(length: number, index: number): number | null {
 export function lengthNeededFor(index: number): number {
   return index < 0 ? -index : index + 1;
 }
+
+/**
+ * Where a slice [start, end) stops so that its JSON stays within a byte bound: `over` is the first
+ * index whose running size passes the bound (null when none does). The first event is always
+ * answered, however large; the rest go to the next page.
+ */
+export function cutSlice(start: number, end: number, over: number | null): number {
+  if (over === null) return end;
+  return Math.min(end, Math.max(start + 1, over));
+}
+
+/** How many events the next chunk read asks for: about `targetBytes`, judged by the events read so far. */
+export function nextChunkCount({ read, bytes, left, targetBytes }: { read: number; bytes: number; left: number; targetBytes: number }): number {
+  const FIRST = 8;
+  const MAX = 500;
+  const guess = read === 0 ? FIRST : Math.floor(targetBytes / Math.max(1, bytes / read));
+  return Math.max(1, Math.min(left, MAX, guess));
+}
