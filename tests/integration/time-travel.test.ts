@@ -5,6 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makeTeam, uniqueSlug, useOwnDatabase, makeStream } from '../helpers/context.ts';
 
 process.env.REDUCER_SNAPSHOT_EVERY = '10';
+// A heavy reducer's events must not fail on the per-event cap on a busy machine: the call's budget is what cuts it.
+process.env.SANDBOX_CPU_MS_PER_EVENT = '2000';
+process.env.INTERACTIVE_CPU_MS = '1500';
 await useOwnDatabase('travel');
 const { db } = await import('../../src/lib/server/db/client.ts');
 const { appendEvents } = await import('../../src/lib/server/streams/append-events.ts');
@@ -12,6 +15,7 @@ const { foldStream } = await import('../../src/lib/server/reducers/fold-stream.t
 const { upsertReducer, replayReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
 const { stateAt } = await import('../../src/lib/server/reducers/state-at.ts');
 const { explainEffect } = await import('../../src/lib/server/effects/explain-effect.ts');
+const { interactiveCall } = await import('../../src/lib/server/reducers/interactive-call.ts');
 
 let team: { id: string; slug: string };
 beforeAll(async () => {
@@ -71,5 +75,39 @@ describe('state as of any event', () => {
     expect(effect.eventIndex).toBe(20); // 0 + … + 20 = 210
     const cause = await explainEffect({ streamId: s.id, reducerId: effect.reducerId, version: effect.version, eventIndex: effect.eventIndex });
     expect(cause).toMatchObject({ version: 1, event: { index: 20, body: { v: 20, user: 'u20' } }, stateBefore: { total: 190 }, stateAfter: { total: 210 } });
+  });
+});
+
+// About 30-40 ms of CPU per event in QuickJS.
+const HEAVY = '(s, e) => { let x = 0; for (let i = 0; i < 500000; i++) x += i % 7; return s + 1 }';
+
+describe('time travel within a budget', () => {
+  it('stops an ?at= whose fold from the nearest snapshot would outrun INTERACTIVE_CPU_MS, with an error that says what to do', { timeout: 120_000 }, async () => {
+    const s = await makeStream(db(), { teamId: team.id, slug: uniqueSlug('far'), name: 'far' });
+    await appendEvents({ streamId: s.id, bodies: Array.from({ length: 3000 }, (_, v) => ({ v })) });
+    await upsertReducer({ streamId: s.id, name: 'heavy', code: HEAVY, initialState: 0 });
+    const reducer = await db().reducer.findFirstOrThrow({ where: { streamId: s.id } });
+    // Folded live long ago, no snapshot kept: the state at event 2999 means folding 3,000 heavy events (~100 s).
+    await db().reducerState.update({ where: { streamId_reducerId: { streamId: s.id, reducerId: reducer.id } }, data: { cursor: 3000 } });
+    const ref = { id: s.id, slug: s.slug, team: team.slug, teamId: team.id };
+
+    const started = performance.now();
+    const error = await interactiveCall({ teamId: team.id }, (budget) => stateAt({ stream: ref, reducerId: reducer.id, index: 2999, budget })).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const ms = performance.now() - started;
+    expect(error).toMatchObject({ code: 'conflict' });
+    const message = (error as Error).message;
+    expect(message).toMatch(/Time travel to event 2999 was stopped after \d+ ms of sandbox CPU \(the limit per call is 1500 ms, INTERACTIVE_CPU_MS\)/);
+    expect(message).toMatch(/it had folded \d+ of the 3000 events from the nearest snapshot\. Ask for an event nearer a snapshot/);
+    const spent = Number(/after (\d+) ms/.exec(message)![1]);
+    // Cut within a slice (SANDBOX_SLICE_MS, 200 ms) of the budget.
+    expect(spent).toBeGreaterThanOrEqual(1500);
+    expect(spent).toBeLessThan(1500 + 400);
+    console.log(`time travel over 3,000 heavy events: stopped after ${spent} ms of sandbox CPU, ${Math.round(ms)} ms in all`);
+
+    // A near event of the same reducer is within the budget.
+    expect(JSON.parse((await interactiveCall({ teamId: team.id }, (budget) => stateAt({ stream: ref, reducerId: reducer.id, index: 4, budget }))).stateJson)).toBe(5);
   });
 });

@@ -5,6 +5,7 @@ import { env } from '../env.ts';
 import { channelFor, SAFETY_POLL_MS, watch, type Watch } from '../notify.ts';
 import { readReducerKey, readReducerState, type ReducerStateView } from '../reducers/read-state.ts';
 import { stateAt } from '../reducers/state-at.ts';
+import { interactiveCall } from '../reducers/interactive-call.ts';
 import { keyAt, listKeys, readKey, type KeyState } from '../reducers/read-keys.ts';
 import { deleteKey } from '../reducers/delete-key.ts';
 import { MAX_KEY_BYTES } from '../reducers/sandbox/index.ts';
@@ -65,7 +66,9 @@ async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerSta
 async function readStateAt(ctx: StreamContext, at: number): Promise<Response> {
   const view = await current(ctx);
   if (view.keyed) throw new AppError('bad_request', `Time travel on a keyed reducer is per key: GET …/state/${ctx.event.params.reducer}/{key}?at=${at}.`);
-  const past = await stateAt({ stream: { id: ctx.stream.id, slug: ctx.stream.slug, team: ctx.team.slug, teamId: ctx.team.id }, reducerId: view.reducerId, index: at });
+  // Folding from a snapshot is expensive interactive work: capped per team, CPU-budgeted, stopped when the client leaves.
+  const stream = { id: ctx.stream.id, slug: ctx.stream.slug, team: ctx.team.slug, teamId: ctx.team.id };
+  const past = await interactiveCall({ teamId: ctx.team.id, signal: ctx.event.request.signal }, (budget) => stateAt({ stream, reducerId: view.reducerId, index: at, budget }));
   // A past state never changes: cacheable for good under its version and position.
   const headers = { etag: `W/"${past.version}-${past.folded}"`, 'pipet-folded': String(past.folded), 'cache-control': 'private, max-age=31536000, immutable' };
   if (ctx.event.request.headers.get('if-none-match') === headers.etag) return new Response(null, { status: 304, headers });

@@ -3,7 +3,7 @@
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { readEvents } from '../streams/read-events.ts';
 import { sha256Hex } from '../crypto.ts';
-import { foldBatch } from './sandbox/index.ts';
+import { currentBudget, foldBatch, type FoldError } from './sandbox/index.ts';
 import { consume, limiter } from '../rate-limit.ts';
 import { env } from '../env.ts';
 import { foldKeyedInMemory } from './fold-keyed.ts';
@@ -23,6 +23,7 @@ export type DryRunOptions = {
 };
 
 export async function dryRunReducer({ team, stream, code, initialState = null, keyBy = null, last = 20, events: given, db = defaultDb() }: DryRunOptions) {
+  await consume(limiter('dry-run', env().DRY_RUN_RATE_LIMIT_PER_MINUTE, 60), team.id, 'Too many dry runs for this team; wait a moment.');
   const now = Date.now();
   const events = given
     ? given.map((body, i) => ({ index: i, bodyJson: JSON.stringify(body ?? null), receivedAt: now }))
@@ -31,7 +32,6 @@ export async function dryRunReducer({ team, stream, code, initialState = null, k
         bodyJson: e.bodyJson,
         receivedAt: e.receivedAt.getTime(),
       }));
-  await consume(limiter('dry-run', env().DRY_RUN_RATE_LIMIT_PER_MINUTE, 60), team.id, 'Too many dry runs for this team; wait a moment.');
   if (keyBy) return dryRunKeyed({ team, stream, code, keyBy, initialState, events });
   const result = await foldBatch({
     tenant: team.id,
@@ -46,8 +46,14 @@ export async function dryRunReducer({ team, stream, code, initialState = null, k
     steps: events.slice(0, result.folded).map((e, i) => ({ index: e.index, event: JSON.parse(e.bodyJson) as unknown, state: JSON.parse(result.states?.[i] ?? 'null') as unknown })),
     state: JSON.parse(result.stateJson) as unknown,
     effects: result.effects,
-    error: result.error ?? null,
+    error: result.error ?? (result.yielded ? budgetSpent(events[result.folded].index, result.folded) : null),
   };
+}
+
+/** Inside interactiveCall the dry run stops at its CPU budget: what it folded is shown, with why it stopped. */
+function budgetSpent(index: number, folded: number): FoldError {
+  const cpuMs = currentBudget()?.cpuMs ?? env().INTERACTIVE_CPU_MS;
+  return { kind: 'timeout', index, stack: '', message: `TimeoutError: the dry run used its ${cpuMs} ms of sandbox CPU (INTERACTIVE_CPU_MS) after ${folded} events and stopped here; try fewer events.` };
 }
 
 type DryEvent = { index: number; bodyJson: string; receivedAt: number };

@@ -3,8 +3,8 @@
 // sandbox, with effects discarded, each event with the code of the version that folded it.
 import { sql } from '../db/client.ts';
 import { AppError } from '../errors.ts';
-import { readEvents } from '../streams/read-events.ts';
-import { foldBatch, type SandboxEvent } from './sandbox/index.ts';
+import { readEventChunks } from '../streams/read-events.ts';
+import { clientGone, currentBudget, foldBatch, type CallBudget, type SandboxEvent } from './sandbox/index.ts';
 
 type Version = { version: number; code: string; keyBy: string | null; initialJson: string; startIndex: number; basedOn: number | null };
 
@@ -15,6 +15,8 @@ export type StateAtOptions = {
   index: number;
   /** Whose lineage to follow: by default the live version's. */
   version?: number;
+  /** An interactive call's CPU budget and client signal (by default interactiveCall's): folding stops when either runs out. */
+  budget?: CallBudget;
 };
 
 export type StateAt = { stateJson: string; folded: number; version: number };
@@ -40,7 +42,7 @@ async function lineage(streamId: string, reducerId: string, version: number): Pr
   return chain;
 }
 
-export async function stateAt({ stream, reducerId, index, version }: StateAtOptions): Promise<StateAt> {
+export async function stateAt({ stream, reducerId, index, version, budget = currentBudget() }: StateAtOptions): Promise<StateAt> {
   const [live] = await sql<{ version: number; cursor: number; status: string; errorIndex: number | null; skipped: number[] }>(
     `SELECT version, cursor, status::text AS status, "errorIndex", skipped FROM "ReducerState" WHERE "streamId" = $2::uuid AND "reducerId" = $1::uuid`,
     [reducerId, stream.id],
@@ -68,24 +70,40 @@ export async function stateAt({ stream, reducerId, index, version }: StateAtOpti
   let stateJson = usable?.state ?? versions[versions.length - 1].initialJson;
 
   const skipped = new Set(live.skipped ?? []);
-  const rows = await readEvents({ streamId: stream.id, start: folded, end: index + 1 });
-  // Fold each stretch with the code of the version that folded it.
-  while (folded <= index) {
-    const v = versionAt(folded);
-    const next = versions.filter((w) => w.startIndex > folded).map((w) => w.startIndex);
-    const end = Math.min(index + 1, ...next);
-    const events: SandboxEvent[] = rows
-      .filter((e) => e.index >= folded && e.index < end && !skipped.has(e.index))
-      .map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() }));
-    const result = await foldBatch(
-      { tenant: stream.teamId, cacheKey: `${reducerId}:${v.version}`, code: v.code, stateJson, events, stream: { team: stream.team, name: stream.slug, length: end } },
-      { pool: 'interactive' },
-    );
-    if (result.error) throw new AppError('conflict', `Folding event ${result.error.index} again failed: ${result.error.message}`);
-    stateJson = result.stateJson;
-    folded = end;
+  const from = folded;
+  // Read a few MiB at a time (a far snapshot over big events must not fill memory), each stretch
+  // folded with the code of the version that folded it; stopped between slices by the budget.
+  for await (const rows of readEventChunks({ streamId: stream.id, start: folded, end: index + 1, chunkBytes: 4 * 1024 * 1024, signal: budget?.signal })) {
+    const last = rows[rows.length - 1].index;
+    while (folded <= last) {
+      const v = versionAt(folded);
+      const end = Math.min(last + 1, ...versions.filter((w) => w.startIndex > folded).map((w) => w.startIndex));
+      const events: SandboxEvent[] = rows
+        .filter((e) => e.index >= folded && e.index < end && !skipped.has(e.index))
+        .map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() }));
+      if (budget?.exhausted) throw tooFar(budget, index, from, folded);
+      const result = await foldBatch(
+        { tenant: stream.teamId, cacheKey: `${reducerId}:${v.version}`, code: v.code, stateJson, events, stream: { team: stream.team, name: stream.slug, length: end } },
+        { pool: 'interactive', budget },
+      );
+      if (result.error) throw new AppError('conflict', `Folding event ${result.error.index} again failed: ${result.error.message}`);
+      if (result.yielded && budget) throw tooFar(budget, index, from, events[result.folded]?.index ?? end);
+      stateJson = result.stateJson;
+      folded = end;
+    }
   }
+  if (budget?.signal?.aborted) throw clientGone();
   return { stateJson, folded: index + 1, version: target };
+}
+
+/** The budget ran out: say how far it got and what would make the call cheaper. */
+function tooFar(budget: CallBudget, index: number, from: number, reached: number): AppError {
+  return new AppError(
+    'conflict',
+    `Time travel to event ${index} was stopped after ${Math.round(budget.spentMs)} ms of sandbox CPU (the limit per call is ${budget.cpuMs} ms, INTERACTIVE_CPU_MS): ` +
+      `it had folded ${reached - from} of the ${index + 1 - from} events from the nearest snapshot. Ask for an event nearer a snapshot ` +
+      `(one is kept every REDUCER_SNAPSHOT_EVERY events once the reducer has folded them), or make the reducer cheaper per event.`,
+  );
 }
 
 /** The state before a version's first event: its lineage's initial state. */

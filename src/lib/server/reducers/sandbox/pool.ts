@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { env } from '../../env.ts';
+import { CallBudget, clientGone, currentBudget, type TimedReply } from './budget.ts';
 import { emptyResult, type FoldRequest, type FoldResult, type SandboxLimits, type ThreadData, type ThreadFold, type ThreadReply, type ThreadRequest } from './types.ts';
 
 /** The limits applied when a request names none: SANDBOX_CPU_MS_PER_EVENT, SANDBOX_MEMORY_BYTES, SANDBOX_STATE_BYTES. */
@@ -63,6 +64,8 @@ type Job = {
   startedAt?: number;
   /** The thread's CPU time (ms) when the call was sent, to tell a hot call from a starved one. */
   cpuBase?: Promise<number>;
+  /** The interactive call this slice belongs to: charged with its CPU, dropped from the queue on abort. */
+  budget?: CallBudget;
   resolve: (result: FoldResult) => void;
   reject: (error: Error) => void;
 };
@@ -101,9 +104,20 @@ class SandboxPool {
     this.keep = keep;
   }
 
-  submit(tenant: string, req: ThreadFold): Promise<FoldResult> {
+  submit(tenant: string, req: ThreadFold, budget?: CallBudget): Promise<FoldResult> {
+    const signal = budget?.signal;
+    if (signal?.aborted) return Promise.reject(clientGone());
     return new Promise((resolve, reject) => {
-      const job: Job = { id: nextId++, tenant, req, hardMs: env().SANDBOX_CALL_WALL_MS, resolve, reject };
+      // A call whose client left loses its queued slice at once; a running slice ends within SANDBOX_SLICE_MS.
+      const onAbort = () => {
+        if (this.unqueue(job)) job.reject(clientGone());
+      };
+      const settled = <T>(then: (value: T) => void) => (value: T) => {
+        signal?.removeEventListener('abort', onAbort);
+        then(value);
+      };
+      const job: Job = { id: nextId++, tenant, req, hardMs: env().SANDBOX_CALL_WALL_MS, budget, resolve: settled(resolve), reject: settled(reject) };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const queue = this.waiting.get(tenant);
       if (queue) queue.push(job);
       else {
@@ -112,6 +126,19 @@ class SandboxPool {
       }
       this.pump();
     });
+  }
+
+  /** Takes a job out of its tenant's queue; false when it is not waiting (running or done). */
+  private unqueue(job: Job): boolean {
+    const queue = this.waiting.get(job.tenant);
+    const at = queue?.indexOf(job) ?? -1;
+    if (!queue || at < 0) return false;
+    queue.splice(at, 1);
+    if (queue.length === 0) {
+      this.waiting.delete(job.tenant);
+      this.order = this.order.filter((t) => t !== job.tenant);
+    }
+    return true;
   }
 
   private pool(): Slot[] {
@@ -184,7 +211,7 @@ class SandboxPool {
     if (this.slots?.includes(slot)) this.pump();
   }
 
-  private onReply(slot: Slot, worker: Worker, reply: ThreadReply): void {
+  private onReply(slot: Slot, worker: Worker, reply: TimedReply<ThreadReply>): void {
     if (slot.worker !== worker) return;
     if ('ready' in reply) {
       slot.ready = true;
@@ -194,6 +221,7 @@ class SandboxPool {
     const job = slot.current;
     if (!job || job.id !== reply.id) return;
     this.finish(slot, job);
+    if (reply.cpuMs !== undefined) job.budget?.charge(reply.cpuMs);
     if (reply.result) job.resolve(reply.result);
     else job.reject(new Error(`Sandbox failure: ${reply.failure ?? 'no result'}`));
   }
@@ -230,6 +258,7 @@ class SandboxPool {
       return;
     }
     const cpu = Number.isFinite(used) ? `, ${Math.round(used)} ms of it on the CPU` : '';
+    job.budget?.charge(Number.isFinite(used) ? used : elapsed);
     this.replace(slot, 'timeout', `TimeoutError: the sandbox stopped responding for ${elapsed} ms${cpu} while folding this event`);
   }
 
@@ -242,7 +271,7 @@ class SandboxPool {
   private async settleAfterFault(job: Job, stuckAt: number, kind: 'timeout' | 'memory', message: string): Promise<FoldResult> {
     const { req } = job;
     const at = Math.max(0, Math.min(req.events.length - 1, stuckAt));
-    const prefix = at > 0 ? await this.submit(job.tenant, { ...req, events: req.events.slice(0, at) }) : emptyResult(req);
+    const prefix = at > 0 ? await this.submit(job.tenant, { ...req, events: req.events.slice(0, at) }, job.budget) : emptyResult(req);
     if (prefix.error || prefix.yielded) return prefix;
     return { ...prefix, error: { kind: stuckAt < 0 ? 'compile' : kind, message, stack: '', index: req.events[at].index } };
   }
@@ -276,21 +305,34 @@ const interactivePool = new SandboxPool(() => env().SANDBOX_INTERACTIVE_THREADS,
 
 export type PoolName = 'fold' | 'interactive';
 
-/** One call: folds the batch, or as much as fits in one time slice (`yielded`). Rejects only on sandbox failure. */
-export async function foldSlice(req: FoldRequest, { pool = 'fold' }: { pool?: PoolName } = {}): Promise<FoldResult> {
+export type FoldOptions = {
+  pool?: PoolName;
+  /** An interactive call's CPU budget and client signal; by default the one `withBudget` set, if any. */
+  budget?: CallBudget;
+};
+
+/** One call: folds the batch, or as much as fits in one time slice (`yielded`). Rejects on sandbox failure, and when its budget is spent or its client gone. */
+export async function foldSlice(req: FoldRequest, { pool = 'fold', budget = currentBudget() }: FoldOptions = {}): Promise<FoldResult> {
   const limits = resolveLimits(req.limits);
   if (req.events.length === 0) return emptyResult(req);
+  budget?.check();
   const target = pool === 'fold' ? foldPool : interactivePool;
   const { tenant = '', limits: _limits, ...rest } = req;
-  return target.submit(tenant, { ...rest, collectStates: !!req.collectStates, limits, sliceMs: env().SANDBOX_SLICE_MS, keep: target.keep });
+  return target.submit(tenant, { ...rest, collectStates: !!req.collectStates, limits, sliceMs: env().SANDBOX_SLICE_MS, keep: target.keep }, budget);
 }
 
-/** Folds the whole batch, a slice at a time (each slice waits its tenant's turn). Reducer faults come back as `error`. */
-export async function foldBatch(req: FoldRequest, options: { pool?: PoolName } = {}): Promise<FoldResult> {
-  let result = await foldSlice(req, options);
-  while (result.yielded) {
+/**
+ * Folds the whole batch, a slice at a time (each slice waits its tenant's turn). Reducer faults come
+ * back as `error`. With a budget, it stops between slices once the budget's CPU is spent (the
+ * result is then still `yielded`: the caller says what that means) and throws once its client is gone.
+ */
+export async function foldBatch(req: FoldRequest, options: FoldOptions = {}): Promise<FoldResult> {
+  const budget = options.budget ?? currentBudget();
+  const slice = (r: FoldRequest) => foldSlice(r, { ...options, budget });
+  let result = await slice(req);
+  while (result.yielded && !budget?.exhausted) {
     const done = result.folded;
-    const rest = await foldSlice({ ...req, ...continuation(req, result), events: req.events.slice(done) }, options);
+    const rest = await slice({ ...req, ...continuation(req, result), events: req.events.slice(done) });
     result = {
       stateJson: rest.stateJson,
       folded: done + rest.folded,

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { evict, runFold, type EngineOptions } from './engine.ts';
 import type { ThreadData, ThreadReply, ThreadRequest } from './types.ts';
+import type { TimedReply } from './budget.ts';
 
 const data = workerData as ThreadData;
 const options: EngineOptions = { progress: new Int32Array(data.progress), idleMs: data.idleMs, cacheBytes: data.cacheBytes };
@@ -13,12 +14,16 @@ if (!port) throw new Error('thread.ts runs only as a worker thread');
 let chain = Promise.resolve();
 port.on('message', (message: ThreadRequest) => {
   chain = chain.then(async () => {
-    let reply: ThreadReply;
+    let reply: TimedReply<ThreadReply>;
+    // This thread's own CPU for the call: an interactive call's budget is charged with it.
+    const before = process.threadCpuUsage();
     try {
       reply = { id: message.id, result: await runFold(message.req, options) };
     } catch (error) {
       reply = { id: message.id, failure: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
     }
+    const used = process.threadCpuUsage(before);
+    reply.cpuMs = (used.user + used.system) / 1000;
     port.postMessage(reply);
     evict(options);
   });

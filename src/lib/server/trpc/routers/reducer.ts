@@ -6,6 +6,7 @@ import type { Context } from '../context.ts';
 import { assertCompiles, replayReducer, resumeReducer, skipFailingEvent, upsertReducer } from '../../reducers/manage-reducer.ts';
 import { dryRunReducer } from '../../reducers/dry-run-reducer.ts';
 import { stateAt } from '../../reducers/state-at.ts';
+import { interactiveCall } from '../../reducers/interactive-call.ts';
 import { readReplayPreview, startReplayPreview } from '../../reducers/preview-replay.ts';
 import { enqueue } from '../../queue/enqueue.ts';
 import { Slug } from '../../../schemas/vocabulary.ts';
@@ -102,9 +103,10 @@ export const reducerRouter = router({
 
   upsert: teamProcedure
     .input(ReducerInput.extend({ code: z.string().min(1).max(100 * 1024), keyBy: KeyBy, initialState: z.json().optional(), replay: z.boolean().optional() }))
-    .mutation(async ({ ctx, input }) => {
+    .mutation(async ({ ctx, input, signal }) => {
       const stream = await findStream(ctx, input.stream);
-      const { reducer, created, changed } = await upsertReducer({ streamId: stream.id, name: input.name, code: input.code, keyBy: input.keyBy ?? null, initialState: input.initialState ?? null, replay: input.replay, db: ctx.db });
+      // Saving compiles the code in the web's sandbox pool: an interactive call like a dry run.
+      const { reducer, created, changed } = await interactiveCall({ teamId: ctx.team.id, signal }, () => upsertReducer({ streamId: stream.id, name: input.name, code: input.code, keyBy: input.keyBy ?? null, initialState: input.initialState ?? null, replay: input.replay, db: ctx.db }));
       return { name: reducer.name, version: reducer.version, created, changed };
     }),
 
@@ -157,7 +159,7 @@ export const reducerRouter = router({
   }),
 
   /** The state right after event `index` (time travel): from the nearest snapshot, or for a keyed reducer that key's history. */
-  stateAt: teamProcedure.input(ReducerInput.extend({ index: z.number().int().min(0), key: Key.optional() })).query(async ({ ctx, input }) => {
+  stateAt: teamProcedure.input(ReducerInput.extend({ index: z.number().int().min(0), key: Key.optional() })).query(async ({ ctx, input, signal }) => {
     const r = await findReducer(ctx, input);
     if (r.keyBy !== null) {
       if (input.key === undefined) throw new AppError('bad_request', 'Time travel on a keyed reducer is per key: give `key`.');
@@ -167,17 +169,19 @@ export const reducerRouter = router({
       return { index: input.index, folded: input.index + 1, version: r.version, state: parse(past.stateJson) };
     }
     const stream = { id: r.streamId, slug: r.stream.slug, team: ctx.team.slug, teamId: ctx.team.id };
-    const past = await stateAt({ stream, reducerId: r.id, index: input.index });
+    const past = await interactiveCall({ teamId: ctx.team.id, signal }, (budget) => stateAt({ stream, reducerId: r.id, index: input.index, budget }));
     return { index: input.index, folded: past.folded, version: past.version, state: JSON.parse(past.stateJson) as unknown };
   }),
 
   /** Starts a preview of saving `code` with "replay from the start": the worker folds the history without effects. */
   previewReplay: teamProcedure
     .input(ReducerInput.extend({ code: z.string().min(1).max(100 * 1024), keyBy: KeyBy, initialState: z.json().optional() }))
-    .mutation(async ({ ctx, input }) => {
+    .mutation(async ({ ctx, input, signal }) => {
       const r = await findReducer(ctx, input);
-      await assertCompiles({ code: input.code, initialState: input.initialState ?? null, teamId: ctx.team.id });
-      if (input.keyBy) await assertCompiles({ code: input.keyBy, initialState: null, teamId: ctx.team.id, what: 'keyBy' });
+      await interactiveCall({ teamId: ctx.team.id, signal }, async () => {
+        await assertCompiles({ code: input.code, initialState: input.initialState ?? null, teamId: ctx.team.id });
+        if (input.keyBy) await assertCompiles({ code: input.keyBy, initialState: null, teamId: ctx.team.id, what: 'keyBy' });
+      });
       const preview = await startReplayPreview({ streamId: r.streamId, reducerId: r.id, code: input.code, keyBy: input.keyBy ?? null, initialState: input.initialState ?? null, db: ctx.db });
       await enqueue('preview', `preview-${preview.id}`, { previewId: preview.id, teamId: ctx.team.id, streamId: r.streamId });
       return preview;
@@ -206,9 +210,9 @@ export const reducerRouter = router({
         events: z.array(z.json()).max(1000).optional(),
       }),
     )
-    .mutation(async ({ ctx, input }) => {
+    .mutation(async ({ ctx, input, signal }) => {
       const stream = await findStream(ctx, input.stream);
-      return dryRunReducer({ team: ctx.team, stream, code: input.code, keyBy: input.keyBy, initialState: input.initialState, last: input.last, events: input.events, db: ctx.db });
+      return interactiveCall({ teamId: ctx.team.id, signal }, () => dryRunReducer({ team: ctx.team, stream, code: input.code, keyBy: input.keyBy, initialState: input.initialState, last: input.last, events: input.events, db: ctx.db }));
     }),
 
   /** A keyed reducer's live keys over time, by when each was first seen: cumulative counts per hour or day (at most ~100 buckets). */
