@@ -29,8 +29,9 @@ export async function logIn({ email, password, clientAddress, db = defaultDb() }
   await consume(authAddressLimiter('login'), clientAddress, TOO_MANY);
   if (cleanEmail) await consume(authAccountLimiter(), `${cleanEmail} ${clientAddress}`, TOO_MANY);
   const user = cleanEmail ? await db.user.findUnique({ where: { email: cleanEmail }, select: { id: true, email: true, passwordHash: true } }) : null;
-  if (!user) {
-    // Spend the same time as a real check, so timing does not reveal which emails have accounts.
+  if (!user?.passwordHash) {
+    // Spend the same time as a real check, so timing does not reveal which emails have accounts
+    // (or which sign in through GitHub only, with no password).
     dummyHash ??= hashPassword('not a real password');
     await verifyPassword(await dummyHash, password);
     throw new AppError('unauthorized', BAD_CREDENTIALS);
