@@ -96,9 +96,11 @@ const EnvSchema = z.object({
   // Recipients one email() may name; both daily quotas count recipients, not emails.
   EMAIL_RECIPIENTS_MAX: z.coerce.number().int().min(1).max(1000).default(50),
   // Timers (schedule()) waiting to fire, per reducer and per team: a batch that would schedule more
-  // stops its reducer at that event. The longest delay schedule() accepts (default one year).
-  TIMERS_PENDING_PER_REDUCER: z.coerce.number().int().positive().default(10_000),
-  TIMERS_PENDING_PER_TEAM: z.coerce.number().int().positive().default(100_000),
+  // stops its reducer at that event (the stuck-user recipe holds one per user: 100,000 users fit).
+  // A batch that schedules timers counts them, at a cost that grows with the bounds. The longest
+  // delay schedule() accepts (default one year).
+  TIMERS_PENDING_PER_REDUCER: z.coerce.number().int().positive().default(100_000),
+  TIMERS_PENDING_PER_TEAM: z.coerce.number().int().positive().default(250_000),
   TIMER_MAX_DELAY_MS: z.coerce.number().int().positive().default(365 * 24 * 60 * 60 * 1000),
   // DNS servers for sender-domain verification only ("1.1.1.1,[2606:4700::1111]:53,127.0.0.1:5353");
   // unset, the system's resolvers.

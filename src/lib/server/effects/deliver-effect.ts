@@ -7,6 +7,7 @@ import { AppError } from '../errors.ts';
 import type { EffectKind } from '../../schemas/vocabulary.ts';
 import { EXCERPT_CHARS, type WebhookAttempt } from './deliver-webhook.ts';
 import { deliverOnce } from './deliverers.ts';
+import { timerAdmission, type Wait } from './fire-timer.ts';
 import { enqueueEffect } from './enqueue-effect.ts';
 import { firstAttemptAt, specOf } from './kinds/index.ts';
 import { planNextStep, retrySchedule } from './retry-schedule.ts';
@@ -48,17 +49,20 @@ export async function deliverEffect({ streamId, effectId, db = defaultDb() }: De
   }
   if (effect.nextAttemptAt.getTime() > now + EARLY_TOLERANCE_MS) return { outcome: 'not_due' };
 
-  // A destination that keeps failing is paused: the attempt waits, uncounted, until the circuit lets a probe through.
+  // A destination that keeps failing is paused: the attempt waits, uncounted, until the circuit lets
+  // a probe through. So does a timer over its team's append rate (its event counts like any append).
   const destination = destinationOf(effect);
   const pausedUntil = destination ? breaker().pausedUntil(destination) : null;
-  if (pausedUntil) {
-    const until = new Date(pausedUntil);
+  const wait: Wait | null = pausedUntil
+    ? { until: new Date(pausedUntil), reason: `Paused: ${destination} failed ${breaker().failuresOf(destination!)} times in a row; the next attempt waits until ${new Date(pausedUntil).toISOString()}.` }
+    : effect.kind === 'timer' ? await timerAdmission({ teamId: effect.teamId, db }) : null;
+  if (wait) {
     const moved = await db.effect.updateMany({
       where: { streamId, id: effectId, status: 'pending', attempts: effect.attempts, nextAttemptAt: { lte: new Date(now + EARLY_TOLERANCE_MS) } },
-      data: { nextAttemptAt: until, lastError: `Paused: ${destination} failed ${breaker().failuresOf(destination!)} times in a row; the next attempt waits until ${until.toISOString()}.` },
+      data: { nextAttemptAt: wait.until, lastError: wait.reason },
     });
-    if (moved.count === 1) await enqueueEffect({ ...effect, nextAttemptAt: until });
-    return { outcome: 'paused', until };
+    if (moved.count === 1) await enqueueEffect({ ...effect, nextAttemptAt: wait.until });
+    return { outcome: 'paused', until: wait.until };
   }
 
   const lease = new Date(now + env().WEBHOOK_TIMEOUT_MS + 60_000);

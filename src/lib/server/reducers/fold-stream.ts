@@ -11,7 +11,8 @@ import { db as defaultDb, sql, type Db } from '../db/client.ts';
 import { readEvents, type StoredEvent } from '../streams/read-events.ts';
 import { foldSlice, type FoldResult, type RecordedEffect, type SandboxEvent } from './sandbox/index.ts';
 import { effectId } from './effect-id.ts';
-import { loadReducerCode } from './reducer-code.ts';
+import { loadReducerCode, type ReducerCode } from './reducer-code.ts';
+import { checkTimerBounds } from './timer-bounds.ts';
 import { foldKeyed, keyLimitOf, type KeyedWrites } from './fold-keyed.ts';
 import { enqueueEffects } from '../effects/enqueue-effect.ts';
 import { firstAttemptAt, specOf } from '../effects/kinds/index.ts';
@@ -130,20 +131,8 @@ async function foldTrack({ track, stream, events: available, db }: { track: Trac
   const events = available.slice(0, boundary - track.cursor);
   if (events.length === 0) return 0;
   const code = await loadReducerCode(stream.id, track.reducerId, track.version, db);
-  const meta = { team: stream.team, name: stream.slug, length: stream.length };
-  let result: FoldResult;
-  let keyed: KeyedWrites | undefined;
-  if (code.keyBy !== null) {
-    ({ result, writes: keyed } = await foldKeyed({
-      track: { ...track, keyLimit: stream.keyLimit },
-      code: { ...code, keyBy: code.keyBy },
-      tenant: stream.tenant,
-      stream: { id: stream.id, ...meta },
-      events,
-    }));
-  } else {
-    result = await foldSlice({ tenant: stream.tenant, cacheKey: `${track.reducerId}:${track.version}`, code: code.code, stateJson: track.stateJson, events, stream: meta });
-  }
+  const fold = (count: number) => foldEvents({ track, stream, code, events: events.slice(0, count) });
+  const { result, keyed } = await withinTimerBounds({ track, stream, folded: await fold(events.length), fold });
   // A keyed reducer's state is its keys: its time travel reads their history, not snapshots.
   const snapshot = !keyed && !result.error && track.cursor + result.folded === boundary ? boundary : null;
   const pending = await commitBatch({ track, stream, result, snapshot, keyed });
@@ -156,6 +145,45 @@ async function foldTrack({ track, stream, events: available, db }: { track: Trac
   if (track.replay && !result.error && next >= stream.length) await promoteReplay(stream.id, { ...track, cursor: next });
   // An error stops this reducer; a slice that yielded leaves the rest for the next round.
   return result.error ? 0 : result.folded;
+}
+
+type Folded = { result: FoldResult; keyed?: KeyedWrites };
+
+/** Folds `events` from the track's state, keyed or not. */
+async function foldEvents({ track, stream, code, events }: { track: Track; stream: Stream; code: ReducerCode; events: SandboxEvent[] }): Promise<Folded> {
+  const meta = { team: stream.team, name: stream.slug, length: stream.length };
+  if (code.keyBy !== null) {
+    const { result, writes } = await foldKeyed({
+      track: { ...track, keyLimit: stream.keyLimit },
+      code: { ...code, keyBy: code.keyBy },
+      tenant: stream.tenant,
+      stream: { id: stream.id, ...meta },
+      events,
+    });
+    return { result, keyed: writes };
+  }
+  return { result: await foldSlice({ tenant: stream.tenant, cacheKey: `${track.reducerId}:${track.version}`, code: code.code, stateJson: track.stateJson, events, stream: meta }) };
+}
+
+/**
+ * A batch that would leave more timers pending than allowed (timer-bounds.ts) stops at the event
+ * that crosses the bound: it is folded again up to there, and the error recorded at that event.
+ */
+async function withinTimerBounds({ track, stream, folded, fold }: { track: Track; stream: Stream; folded: Folded; fold: (count: number) => Promise<Folded> }): Promise<Folded> {
+  const effects = folded.result.effects.map((e) => ({ kind: e.kind, eventIndex: e.eventIndex, key: effectKey(e, folded.keyed), live: e.eventIndex >= track.suppressBelow }));
+  const crossing = await checkTimerBounds({ streamId: stream.id, teamId: stream.teamId, reducerId: track.reducerId, effects });
+  if (!crossing) return folded;
+  const upTo = crossing.index - track.cursor;
+  const again: Folded = upTo > 0 ? await fold(upTo) : { result: { stateJson: track.stateJson, folded: 0, effects: [] }, keyed: folded.keyed && { states: [], changes: [], keyOf: new Map() } };
+  // A shorter fold that stopped sooner (an error, its time slice) stands as it is; the next round checks again.
+  if (again.result.error || again.result.folded < upTo) return again;
+  return { ...again, result: { stateJson: again.result.stateJson, folded: upTo, effects: again.result.effects, error: crossing } };
+}
+
+/** A keyed timer's or cancel()'s key as stored: in a keyed reducer scoped to the state key (user A's `check` is not user B's). */
+function effectKey(e: RecordedEffect, keyed?: KeyedWrites): string | null {
+  const key = specOf(e.kind).keyOf?.(e.payload as never) ?? null;
+  return key !== null && keyed ? JSON.stringify([keyed.keyOf.get(e.eventIndex), key]) : key;
 }
 
 type StoredEffect = {
@@ -181,11 +209,7 @@ const COMMIT_SQL = `SELECT pipet_commit_fold($1::uuid, $2::uuid, $3::boolean, $4
 /** Commits one folded batch; the effects to enqueue, or null when another worker got there first. */
 async function commitBatch({ track, stream, result, snapshot, keyed }: { track: Track; stream: Stream; result: FoldResult; snapshot: number | null; keyed?: KeyedWrites }): Promise<StoredEffect[] | null> {
   const recordedAt = new Date();
-  // In a keyed reducer a timer's key is scoped to the state key: user A's `check` is not user B's.
-  const keyOf = (e: RecordedEffect) => {
-    const key = specOf(e.kind).keyOf?.(e.payload as never) ?? null;
-    return key !== null && keyed ? JSON.stringify([keyed.keyOf.get(e.eventIndex), key]) : key;
-  };
+  const keyOf = (e: RecordedEffect) => effectKey(e, keyed);
   // Within the batch the last keyed timer or cancel() for a key wins; earlier keyed timers are cancelled outright.
   const lastForKey = new Map<string, number>();
   result.effects.forEach((e, i) => {

@@ -1,7 +1,9 @@
 // `schedule(delay, event, { key })`: after `delay` (ms, or an ISO date) `event` is appended to this
 // stream, so time passing is itself an event in the log and replays stay faithful. With a `key`, a
-// later schedule() or cancel() with the same key in this reducer replaces it (a debounce).
+// later schedule() or cancel() with the same key in this reducer replaces it (a debounce). A timer
+// is due at most TIMER_MAX_DELAY_MS (one year by default) after the event that schedules it.
 import { z } from 'zod';
+import { env } from '../../env.ts';
 import { parseArgs, type EffectSpec } from './define.ts';
 
 export const TimerKey = z.string({ error: 'options.key must be a string' }).min(1, 'options.key must not be empty').max(200, 'options.key must be at most 200 characters');
@@ -23,6 +25,14 @@ function dueTime(delay: unknown, now: number): number | string {
   return DELAY_HELP;
 }
 
+/** 31536000000 → "365 days", 90000 → "90 seconds": the bound as a person reads it. */
+export function describeMs(ms: number): string {
+  const units: [number, string][] = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1_000, 'second']];
+  const [size, name] = units.find(([size]) => ms % size === 0) ?? [1, 'millisecond'];
+  const n = ms / size;
+  return `${n} ${name}${n === 1 ? '' : 's'}`;
+}
+
 const signature = { name: 'schedule', params: ['delay', 'event', 'options'] } as const;
 
 const Options = z.object({ key: TimerKey.optional() }, { error: 'options must be an object { key }' }).nullish();
@@ -37,6 +47,8 @@ export const timer: EffectSpec<TimerPayload> = {
     if (!('event' in args)) return refuse('event is required (any JSON value)');
     const at = new Date(due);
     if (!Number.isFinite(at.getTime())) return refuse('the due date is out of range');
+    const max = env().TIMER_MAX_DELAY_MS;
+    if (due - now > max) return refuse(`delay must be at most ${describeMs(max)} (TIMER_MAX_DELAY_MS); ${at.toISOString()} is further away`);
     const key = parseArgs({ signature }, z.object({ options: Options }), { options: args.options }).options?.key;
     return { dueAt: at.toISOString(), event: args.event as z.infer<typeof TimerPayload>['event'], ...(key ? { key } : {}) };
   },
