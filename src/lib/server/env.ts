@@ -54,7 +54,7 @@ const EnvSchema = z.object({
   // Chunk reads of slices run at most this many at once per process, so big slices never take the
   // whole database pool from appends.
   SLICE_MAX_BYTES: z.coerce.number().int().min(64 * 1024).default(4 * 1024 * 1024),
-  SLICE_READS_PER_PROCESS: z.coerce.number().int().min(1).max(64).default(4),
+  SLICE_READS_PER_PROCESS: z.coerce.number().int().min(1).max(64).default(2),
   PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   // Requests per minute of one API key (or signed-in user) on /s/…, unless the team has its own.
   KEY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6_000),
@@ -75,6 +75,15 @@ const EnvSchema = z.object({
   // (account, client address): a stranger's guesses never lock the account's owner out.
   AUTH_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   AUTH_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
+  // The key that encrypts secrets at rest (two-factor keys), AES-256-GCM: 32 random bytes in base64
+  // (`openssl rand -base64 32`). Unset outside production, one is made and kept in PIPET_DATA_DIR;
+  // unset in production, two-factor authentication refuses to work rather than use a made-up key.
+  SECRETS_KEY: z
+    .string()
+    .optional()
+    .refine((v) => !v || (/^[A-Za-z0-9+/]{43}=$/.test(v.trim()) && Buffer.from(v.trim(), 'base64').length === 32), '32 random bytes in base64, like the output of `openssl rand -base64 32`'),
+  // Second-factor codes (authenticator or recovery) one account may get wrong per 15 minutes.
+  TWO_FACTOR_ATTEMPTS_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
   // Server-Sent Events and long-polls open at once per web process: per API key or user, and per
   // anonymous client address; how long a stream may live; how often it is re-authorized.
