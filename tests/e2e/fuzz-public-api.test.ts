@@ -85,7 +85,7 @@ const deep = fc.integer({ min: 1, max: 6000 }).chain((n) => fc.constantFrom('['.
 /** A JSON-ish element as text: valid JSON, or JSON that must be refused (surrogates, 1e400, NUL, depth). */
 const element = fc.oneof(
   { weight: 6, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
-  { weight: 1, arbitrary: fc.constantFrom('"\\ud800"', '"x\\udfff"', '{"\\udbff":1}', '"\\ud83d\\ude00"', '"\\u0000"', '1e400', '-1e999', '1e308', '5e-324', '-0', '123456789012345678901234567890') },
+  { weight: 1, arbitrary: fc.constantFrom('"\\ud800"', '"x\\udfff"', '{"\\udbff":1}', '"\\ud83d\\ude00"', '"\\u0000"', '1e400', '-1e999', '1e308', '5e-324', '1e-400', '-2.5e-999', '-0', '123456789012345678901234567890') },
   { weight: 1, arbitrary: deep },
 );
 const jsonText = fc.oneof(
