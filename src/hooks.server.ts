@@ -8,21 +8,28 @@ import { handleSecurityHeaders } from '$lib/server/http/security-headers.ts';
 import { endLiveResponses, exitOnSignal, isDraining } from '$lib/server/lifecycle.ts';
 import { closeAll } from '$lib/server/shutdown.ts';
 import { handlePublicApiErrors } from '$lib/server/http/public-errors.ts';
-import { deleteSessionCookie, SESSION_COOKIE, setSessionCookie, validateSessionToken } from '$lib/server/auth/sessions.ts';
+import { deleteSessionCookie, SESSION_COOKIE, sessionDetails, setSessionCookie, validateSessionToken } from '$lib/server/auth/sessions.ts';
 
-/** The session cookie, validated once per request into locals; renewed or cleared as needed. */
+/**
+ * The session cookie, validated once per request into locals; renewed or cleared as needed. A
+ * session that still owes the second factor signs nobody in: `locals.user` stays null (so every
+ * page, procedure and stream refuses it) and only `locals.twoFactorPending` says who it is.
+ */
 const handleSession: Handle = async ({ event, resolve }) => {
   event.locals.user = null;
   event.locals.session = null;
+  event.locals.twoFactorPending = null;
   const token = event.cookies.get(SESSION_COOKIE);
   if (token) {
     // With PostgreSQL unreachable, carry on signed out (keeping the cookie): routes answer 503 themselves.
-    const result = await validateSessionToken(token).catch(() => null);
+    const result = await validateSessionToken(token, undefined, sessionDetails(event)).catch(() => null);
     if (result?.session) {
       // Re-set on every request so the browser's expiry follows the sliding one.
       setSessionCookie(event.cookies, token, result.session.expiresAt);
-      event.locals.session = { id: result.session.id, expiresAt: result.session.expiresAt };
-      event.locals.user = result.user;
+      const { id, expiresAt, twoFactorVerified } = result.session;
+      event.locals.session = { id, expiresAt, twoFactorVerified };
+      if (result.user.twoFactor && !twoFactorVerified) event.locals.twoFactorPending = { id: result.user.id, email: result.user.email };
+      else event.locals.user = result.user;
     } else if (result) {
       deleteSessionCookie(event.cookies);
     }

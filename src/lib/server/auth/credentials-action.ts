@@ -4,17 +4,23 @@ import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import { AppError } from '../errors.ts';
 import { landingPath } from './landing.ts';
 import { sameOriginPath } from './safe-redirect.ts';
-import { createSession, setSessionCookie } from './sessions.ts';
+import { createSession, sessionDetails, setSessionCookie } from './sessions.ts';
+
+/** The log-in page's second step (the two-factor code), then on to `redirectTo`. */
+export function twoFactorStepPath(redirectTo: string | null): string {
+  return redirectTo ? `/login/two-factor?redirectTo=${encodeURIComponent(redirectTo)}` : '/login/two-factor';
+}
 
 type Credentials = { email: string; password: string; clientAddress: string };
 
-export function credentialsAction(authenticate: (c: Credentials) => Promise<{ id: string }>) {
-  return async ({ request, cookies, url, getClientAddress }: RequestEvent) => {
+export function credentialsAction(authenticate: (c: Credentials) => Promise<{ id: string; twoFactor?: boolean }>) {
+  return async (event: RequestEvent) => {
+    const { request, cookies, url, getClientAddress } = event;
     const form = await request.formData();
     const email = String(form.get('email') ?? '');
     const password = String(form.get('password') ?? '');
     const redirectTo = String(form.get('redirectTo') ?? '') || url.searchParams.get('redirectTo');
-    let user: { id: string };
+    let user: { id: string; twoFactor?: boolean };
     try {
       user = await authenticate({ email, password, clientAddress: getClientAddress() });
     } catch (error) {
@@ -23,8 +29,10 @@ export function credentialsAction(authenticate: (c: Credentials) => Promise<{ id
       }
       throw error;
     }
-    const { token, session } = await createSession(user.id);
+    const { token, session } = await createSession(user.id, undefined, sessionDetails(event));
     setSessionCookie(cookies, token, session.expiresAt);
+    // With two-factor on, the session is not signed in yet: the log-in page asks for the code.
+    if (user.twoFactor) redirect(303, twoFactorStepPath(sameOriginPath(redirectTo, url.origin)));
     redirect(303, await landingPath(user.id, { redirectTo, origin: url.origin }));
   };
 }

@@ -24,11 +24,12 @@ let dummyHash: Promise<string> | undefined;
 
 export type LogInOptions = { email: string; password: string; clientAddress: string; db?: DbTx };
 
-export async function logIn({ email, password, clientAddress, db = defaultDb() }: LogInOptions): Promise<{ id: string; email: string }> {
+/** The account whose password was given; `twoFactor`: it has two-factor on, so its session must still give a code. */
+export async function logIn({ email, password, clientAddress, db = defaultDb() }: LogInOptions): Promise<{ id: string; email: string; twoFactor: boolean }> {
   const cleanEmail = email.trim().toLowerCase();
   await consume(authAddressLimiter('login'), clientAddress, TOO_MANY);
   if (cleanEmail) await consume(authAccountLimiter(), `${cleanEmail} ${clientAddress}`, TOO_MANY);
-  const user = cleanEmail ? await db.user.findUnique({ where: { email: cleanEmail }, select: { id: true, email: true, passwordHash: true } }) : null;
+  const user = cleanEmail ? await db.user.findUnique({ where: { email: cleanEmail }, select: { id: true, email: true, passwordHash: true, totpKey: true } }) : null;
   if (!user?.passwordHash) {
     // Spend the same time as a real check, so timing does not reveal which emails have accounts
     // (or which sign in through GitHub only, with no password).
@@ -37,5 +38,5 @@ export async function logIn({ email, password, clientAddress, db = defaultDb() }
     throw new AppError('unauthorized', BAD_CREDENTIALS);
   }
   if (!(await verifyPassword(user.passwordHash, password))) throw new AppError('unauthorized', BAD_CREDENTIALS);
-  return { id: user.id, email: user.email };
+  return { id: user.id, email: user.email, twoFactor: user.totpKey !== null };
 }

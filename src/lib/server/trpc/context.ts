@@ -4,7 +4,8 @@ import { db as defaultDb, type Db } from '../db/client.ts';
 import { findApiKey } from '../auth/api-keys.ts';
 
 export type Caller =
-  | { kind: 'user'; userId: string; email: string }
+  /** `sessionId`: the session signed in with (null when called in-process without one); `twoFactor`: the person has two-factor on (and gave it in this session). */
+  | { kind: 'user'; userId: string; email: string; sessionId?: string | null; twoFactor?: boolean }
   | { kind: 'key'; keyId: string; teamId: string; scopes: string[] }
   | { kind: 'anonymous'; invalidKey?: boolean };
 
@@ -12,20 +13,22 @@ export type Caller =
 export type Context = { db: Db; caller: Caller; clientAddress: string; origin?: string };
 
 export type CreateContextOptions = {
-  user?: { id: string; email: string } | null;
+  user?: { id: string; email: string; twoFactor?: boolean } | null;
+  /** The session `user` signed in with (event.locals.session). */
+  session?: { id: string } | null;
   authorization?: string | null;
   clientAddress?: string;
   origin?: string;
   db?: Db;
 };
 
-export async function createContext({ user, authorization, clientAddress = 'unknown', origin, db = defaultDb() }: CreateContextOptions): Promise<Context> {
+export async function createContext({ user, session, authorization, clientAddress = 'unknown', origin, db = defaultDb() }: CreateContextOptions): Promise<Context> {
   const bearer = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] : undefined;
   if (bearer) {
     const key = await findApiKey(bearer);
     // A bad or revoked key is anonymous; procedures then answer UNAUTHORIZED.
     return { db, clientAddress, origin, caller: key ? { kind: 'key', keyId: key.id, teamId: key.teamId, scopes: key.scopes } : { kind: 'anonymous', invalidKey: true } };
   }
-  if (user) return { db, clientAddress, origin, caller: { kind: 'user', userId: user.id, email: user.email } };
+  if (user) return { db, clientAddress, origin, caller: { kind: 'user', userId: user.id, email: user.email, sessionId: session?.id ?? null, twoFactor: user.twoFactor ?? false } };
   return { db, clientAddress, origin, caller: { kind: 'anonymous' } };
 }

@@ -7,6 +7,7 @@ import { AppError, ERROR_CODES, toAppError } from '../errors.ts';
 import { atLeast, type Role } from '../../schemas/vocabulary.ts';
 import type { Context } from './context.ts';
 import { inputProblem } from '../http/check-input.ts';
+import { twoFactorRequired } from '../auth/two-factor.ts';
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
@@ -78,7 +79,7 @@ export const TeamInput = z.object({ team: z.string().min(1).max(63) });
  * is NOT_FOUND, exactly like one that does not exist. Manage keys act as admins of their team.
  */
 export const teamProcedure = authedProcedure.input(TeamInput).use(async ({ ctx, input, next }) => {
-  const team = await ctx.db.team.findUnique({ where: { slug: input.team }, select: { id: true, slug: true, name: true, personal: true } });
+  const team = await ctx.db.team.findUnique({ where: { slug: input.team }, select: { id: true, slug: true, name: true, personal: true, requireTwoFactor: true } });
   let role: Role | null = null;
   if (team && ctx.caller.kind === 'user') {
     const m = await ctx.db.membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId: ctx.caller.userId } }, select: { role: true } });
@@ -87,6 +88,8 @@ export const teamProcedure = authedProcedure.input(TeamInput).use(async ({ ctx, 
     role = 'admin';
   }
   if (!team || !role) throw new AppError('not_found', `No team \`${input.team}\`.`);
+  // The owner's requirement binds people; keys are credentials of the team itself.
+  if (team.requireTwoFactor && ctx.caller.kind === 'user' && !ctx.caller.twoFactor) throw twoFactorRequired(team.slug);
   return next({ ctx: { ...ctx, team, role } });
 });
 

@@ -7,8 +7,10 @@ import { memberRouter } from './routers/member.ts';
 import { recipeRouter } from './routers/recipe.ts';
 import { reducerRouter } from './routers/reducer.ts';
 import { senderDomainRouter } from './routers/sender-domain.ts';
+import { sessionRouter } from './routers/session.ts';
 import { streamRouter } from './routers/stream.ts';
 import { teamRouter } from './routers/team.ts';
+import { twoFactorRouter } from './routers/two-factor.ts';
 
 export const appRouter = router({
   team: teamRouter,
@@ -20,6 +22,8 @@ export const appRouter = router({
   effect: effectRouter,
   recipe: recipeRouter,
   senderDomain: senderDomainRouter,
+  session: sessionRouter,
+  twoFactor: twoFactorRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -5,5 +5,5 @@ import { createContext } from './context.ts';
 import { createCaller } from './root.ts';
 
 export async function serverCaller(event: Pick<RequestEvent, 'locals' | 'url' | 'getClientAddress'>) {
-  return createCaller(await createContext({ user: event.locals.user, clientAddress: event.getClientAddress(), origin: event.url.origin }));
+  return createCaller(await createContext({ user: event.locals.user, session: event.locals.session, clientAddress: event.getClientAddress(), origin: event.url.origin }));
 }

@@ -3,8 +3,10 @@ import type { Actions, PageServerLoad } from './$types';
 import { deleteSessionCookie, invalidateSession, invalidateUserSessions } from '$lib/server/auth/sessions.ts';
 
 export const load: PageServerLoad = async ({ locals }) => {
-  if (!locals.user) redirect(303, '/login');
-  return { email: locals.user.email };
+  // A session still owing the second factor may be logged out too (a wrong account, a lost phone).
+  const who = locals.user ?? locals.twoFactorPending;
+  if (!who) redirect(303, '/login');
+  return { email: who.email };
 };
 
 export const actions: Actions = {
@@ -14,9 +16,13 @@ export const actions: Actions = {
     deleteSessionCookie(cookies);
     redirect(303, '/login');
   },
-  /** Every session of this account, on every device. */
+  /**
+   * Every session of this account, on every device; their open streams and long-polls end within
+   * LIVE_REAUTH_MS. Only a complete session may end the others.
+   */
   everywhere: async ({ locals, cookies }) => {
     if (locals.user) await invalidateUserSessions(locals.user.id);
+    else if (locals.session) await invalidateSession(locals.session.id);
     deleteSessionCookie(cookies);
     redirect(303, '/login');
   },

@@ -15,7 +15,7 @@ import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init
 
 const TeamName = z.string().trim().min(1, 'Give the team a name.').max(100);
 
-const settingsSelect = { slug: true, name: true, personal: true, autoCreateStreams: true, emailFrom: true, createdAt: true } as const;
+const settingsSelect = { slug: true, name: true, personal: true, autoCreateStreams: true, emailFrom: true, requireTwoFactor: true, createdAt: true } as const;
 
 /** The team's sender: the Reply-To of its emails, and their From once its domain is verified (senderDomain). */
 const EmailFrom = z
@@ -63,11 +63,16 @@ export const teamRouter = router({
     .mutation(({ ctx, input }) => ctx.db.team.update({ where: { id: ctx.team.id }, data: { name: input.name }, select: settingsSelect })),
 
   update: teamRoleProcedure('admin')
-    .input(z.object({ autoCreateStreams: z.boolean().optional(), emailFrom: EmailFrom.optional() }))
+    .input(z.object({ autoCreateStreams: z.boolean().optional(), emailFrom: EmailFrom.optional(), requireTwoFactor: z.boolean().optional() }))
     .mutation(async ({ ctx, input }) => {
+      if (input.requireTwoFactor !== undefined) {
+        // Like GitHub's organizations: the owner decides, as a person who has two-factor on themselves.
+        if (ctx.role !== 'owner' || ctx.caller.kind !== 'user') throw new AppError('forbidden', `Only an owner of team \`${ctx.team.slug}\`, signed in, can change whether it requires two-factor authentication.`);
+        if (input.requireTwoFactor && !ctx.caller.twoFactor) throw new AppError('bad_request', 'Turn on two-factor authentication for your own account (/account) before requiring it of the team.');
+      }
       const team = await ctx.db.team.update({
         where: { id: ctx.team.id },
-        data: { autoCreateStreams: input.autoCreateStreams, emailFrom: input.emailFrom === '' ? null : input.emailFrom },
+        data: { autoCreateStreams: input.autoCreateStreams, emailFrom: input.emailFrom === '' ? null : input.emailFrom, requireTwoFactor: input.requireTwoFactor },
         select: settingsSelect,
       });
       await invalidate({ kind: 'team', id: ctx.team.id });

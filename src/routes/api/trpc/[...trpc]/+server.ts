@@ -12,7 +12,7 @@ const handler: RequestHandler = (event) =>
     // Each call costs a context and queries; an unbounded batch is a cheap way to make one request expensive.
     maxBatchSize: TRPC_MAX_BATCH_SIZE,
     createContext: () =>
-      createContext({ user: event.locals.user, authorization: event.request.headers.get('authorization'), clientAddress: event.getClientAddress(), origin: event.url.origin }),
+      createContext({ user: event.locals.user, session: event.locals.session, authorization: event.request.headers.get('authorization'), clientAddress: event.getClientAddress(), origin: event.url.origin }),
   });
 
 export const GET = handler;
