@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import { findApiKey } from './api-keys.ts';
 import { isSlug } from '../../schemas/vocabulary.ts';
 import { streamIdFor } from '../streams/stream-id.ts';
+import { twoFactorRequired } from './two-factor.ts';
 import type { SignatureScheme } from '../../schemas/stream-signature.ts';
 
 /** `manage`: changing what the stream's reducers hold (deleting a key), with a manage key or as a member. */
@@ -23,6 +24,8 @@ export type AuthorizeStreamOptions = {
   keyFrom?: 'header' | 'query';
   /** The signed-in user, if any. */
   userId?: string | null;
+  /** The signed-in user has two-factor on (and gave it): a team may require it of its members. */
+  userTwoFactor?: boolean;
 };
 
 export type GrantedStream = {
@@ -52,7 +55,7 @@ export type StreamGrant = {
 export type CreateGrant = { stream: null; team: StreamGrant['team']; anonymous: false; principal: string; createSlug: string };
 
 
-export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFrom = 'header', userId }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
+export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFrom = 'header', userId, userTwoFactor = false }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
   if (!isSlug(teamSlug) || !isSlug(streamSlug)) {
     throw new AppError('not_found', 'No such stream: team and stream names are lowercase letters, digits and dashes.');
   }
@@ -75,9 +78,12 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFr
   }
 
   const stream = found?.stream ?? null;
+  let refusal: AppError | null = null;
   if (team && userId) {
     const member = await defaultDb().membership.findUnique({ where: { teamId_userId: { teamId: team.id, userId } }, select: { role: true } });
-    if (member) {
+    // A member without two-factor, in a team that requires it, is refused as a member (public streams stay public).
+    if (member && team.requireTwoFactor && !userTwoFactor) refusal = twoFactorRequired(teamSlug);
+    else if (member) {
       if (!stream) throw new AppError('not_found', `No stream \`${streamSlug}\` in team \`${teamSlug}\`.`);
       return { stream, team, anonymous: false, principal: `user:${userId}` };
     }
@@ -85,7 +91,7 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFr
   // A signed stream's signature is its senders' credential: no key in a third party's URL.
   if (stream && access === 'append' && stream.signatureScheme) return { stream, team: team!, anonymous: true, principal: `signed:${stream.id}` };
   if (stream && access !== 'manage' && (access === 'read' ? stream.publicRead : stream.publicWrite)) return { stream, team: team!, anonymous: true, principal: 'anon' };
-  throw new AppError('unauthorized', 'Authentication required: send `Authorization: Bearer <key>` (or `?key=<ingest key>` for HTML forms).');
+  throw refusal ?? new AppError('unauthorized', 'Authentication required: send `Authorization: Bearer <key>` (or `?key=<ingest key>` for HTML forms).');
 }
 
 /**
@@ -107,15 +113,15 @@ function refuseKeyInUrl(scopes: string[], access: StreamAccess): void {
 
 type StreamRow = StreamGrant['stream'] & { publicRead: boolean; publicWrite: boolean };
 
-type TeamAndStream = { team: StreamGrant['team'] & { autoCreateStreams: boolean }; stream: StreamRow | null };
+type TeamAndStream = { team: StreamGrant['team'] & { autoCreateStreams: boolean; requireTwoFactor: boolean }; stream: StreamRow | null };
 
 /** The team and (if it exists) its stream; cached while the stream exists, so creating one needs no invalidation. */
 function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAndStream | null> {
   return cached(
     `stream:${teamSlug}/${streamSlug}`,
     async () => {
-      const [r] = await sql<{ teamId: string; autoCreateStreams: boolean } & Omit<LimitedTeam, 'id'> & { [K in keyof StreamRow]: StreamRow[K] | null }>(
-        `SELECT t.id AS "teamId", t."autoCreateStreams", t."rateLimitPerMinute", t."accountId", u."rateLimitPerMinute" AS "accountRateLimitPerMinute",
+      const [r] = await sql<{ teamId: string; autoCreateStreams: boolean; requireTwoFactor: boolean } & Omit<LimitedTeam, 'id'> & { [K in keyof StreamRow]: StreamRow[K] | null }>(
+        `SELECT t.id AS "teamId", t."autoCreateStreams", t."requireTwoFactor", t."rateLimitPerMinute", t."accountId", u."rateLimitPerMinute" AS "accountRateLimitPerMinute",
                 s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite", s."signatureScheme", s."signatureSecret"
          FROM "Team" t LEFT JOIN "User" u ON u.id = t."accountId" LEFT JOIN "Stream" s ON s.id = $2::uuid AND s."teamId" = t.id
          WHERE t.slug = $1`,
@@ -127,6 +133,7 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
         id: r.teamId,
         slug: teamSlug,
         autoCreateStreams: r.autoCreateStreams,
+        requireTwoFactor: r.requireTwoFactor,
         rateLimitPerMinute: r.rateLimitPerMinute,
         accountId: r.accountId,
         accountRateLimitPerMinute: r.accountRateLimitPerMinute,

@@ -1,6 +1,7 @@
 // Long-lived answers on the public API (Server-Sent Events, long-polls): how many one caller may
 // hold open in this process, how long one may live, and re-authorization while it lives — a key
-// revoked or a member removed loses its open streams within LIVE_REAUTH_MS, not at the next request.
+// revoked, a member removed or a session ended loses its open streams and long-polls within
+// LIVE_REAUTH_MS, not at the next request.
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
 import { holdOpen, type LiveResponse } from '../lifecycle.ts';
@@ -22,7 +23,7 @@ function cap(ctx: StreamContext): number {
  * Opens a live answer for this request: counted against its caller's cap (429 beyond), ended by
  * shutdown, by its maximum age, or when re-authorization fails.
  */
-export function openLive(ctx: StreamContext, { sse }: { sse: boolean }): Live {
+export function openLive(ctx: StreamContext, _kind: { sse: boolean }): Live {
   const e = env();
   const who = ctx.principal;
   const n = open.get(who) ?? 0;
@@ -39,12 +40,10 @@ export function openLive(ctx: StreamContext, { sse }: { sse: boolean }): Live {
     end.abort();
   };
   const age = setTimeout(() => finish('expired'), e.LIVE_MAX_AGE_MS);
-  // Long-polls end within a minute anyway; streams are re-authorized while they live.
-  const check = sse
-    ? setInterval(() => {
-        ctx.reauthorize().then((ok) => ok || finish('refused'), () => {});
-      }, e.LIVE_REAUTH_MS)
-    : undefined;
+  // Streams and long-polls alike: a long-poll may wait a minute, longer than the re-auth bound.
+  const check = setInterval(() => {
+    ctx.reauthorize().then((ok) => ok || finish('refused'), () => {});
+  }, e.LIVE_REAUTH_MS);
   let released = false;
   return {
     signal,
@@ -61,6 +60,11 @@ export function openLive(ctx: StreamContext, { sse }: { sse: boolean }): Live {
       else open.delete(who);
     },
   };
+}
+
+/** A long-poll whose caller lost access while it waited answers 401, as its next request would. */
+export function throwIfRefused(live: Live): void {
+  if (live.endedBecause() === 'refused') throw new AppError('unauthorized', 'Access to this stream was revoked while waiting (a key revoked, a session ended or a member removed).');
 }
 
 /** The last lines of a stream ended on our side: why, and when (not) to come back. */

@@ -5,7 +5,7 @@ import { env } from '../env.ts';
 import { atIndex, lengthNeededFor, sliceRange } from '../streams/slice-range.ts';
 import { waitForLength } from '../streams/tail-events.ts';
 import { restartingError } from '../lifecycle.ts';
-import { openLive } from './live.ts';
+import { openLive, throwIfRefused } from './live.ts';
 import { json, jsonText } from './respond.ts';
 import type { StreamContext } from './stream-route.ts';
 
@@ -96,6 +96,7 @@ export async function readAt(ctx: StreamContext): Promise<Response> {
     const live = openLive(ctx, { sse: false });
     try {
       length = await waitForLength(ctx.stream.id, lengthNeededFor(index), wait * 1000, live.signal);
+      if (atIndex(length, index) === null) throwIfRefused(live);
       if (atIndex(length, index) === null && live.draining()) throw restartingError();
     } finally {
       live.release();

@@ -10,7 +10,7 @@ import { keyAt, listKeys, readKey, type KeyState } from '../reducers/read-keys.t
 import { deleteKey } from '../reducers/delete-key.ts';
 import { MAX_KEY_BYTES } from '../reducers/sandbox/index.ts';
 import { restartingError, sseRestartHint } from '../lifecycle.ts';
-import { openLive, sseEnding } from './live.ts';
+import { openLive, sseEnding, throwIfRefused } from './live.ts';
 import { intParam } from './read-request.ts';
 import { json, jsonText } from './respond.ts';
 import type { StreamContext } from './stream-route.ts';
@@ -48,6 +48,7 @@ async function waitFolded(ctx: StreamContext, after: number): Promise<ReducerSta
       const left = deadline - Date.now();
       if (left <= 0) throw new AppError('not_folded', `Event ${after} is not folded yet (${view.folded} folded so far); try again.`, { retryAfter: 1 });
       const folded = await folds.next(live.signal, Math.min(SAFETY_POLL_MS - (Date.now() - lastRead), left));
+      if (live.signal.aborted) throwIfRefused(live);
       if (live.signal.aborted) throw live.draining() ? restartingError() : new AppError('bad_request', 'The client went away.');
       // The state is read when a fold says it passed `after` (or stopped), or after a quiet while.
       if (folded === null || !/^\d+$/.test(folded) || Number(folded) > after || Date.now() - lastRead >= SAFETY_POLL_MS) {

@@ -8,6 +8,7 @@ import { authorizeWriteKey, writeKeyFromHeader, type WriteKeyGrant } from '../au
 import { errorResponse } from './respond.ts';
 import { streamSession } from './csrf.ts';
 import { AppError } from '../errors.ts';
+import { sessionIsLive } from '../auth/sessions.ts';
 
 export type StreamContext = StreamGrant & {
   event: RequestEvent;
@@ -84,7 +85,9 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
     const { team: teamSlug, stream: streamSlug } = event.params as { team: string; stream: string };
     // The session cookie counts for writes only from the app's own origin (csrf.ts).
     const session = streamSession(event);
-    const ask = { teamSlug, streamSlug, access, ...credentialOf(event), userId: session.userId };
+    const ask = { teamSlug, streamSlug, access, ...credentialOf(event), userId: session.userId, userTwoFactor: event.locals.user?.twoFactor ?? false };
+    // The session the cookie named, when it is what signs this request in: an open answer ends with it.
+    const sessionId = session.userId ? (event.locals.session?.id ?? null) : null;
     return runRoute({
       async authenticate() {
         const grant = await authorizeStream(ask).catch(session.explain);
@@ -98,6 +101,9 @@ export function streamRoute(access: StreamAccess, act: (ctx: StreamContext) => P
       act({ stream, team, anonymous, principal }) {
         const reauthorize = async () => {
           try {
+            // Logged out, ended from the sessions page, "log out everywhere", a password reset: the
+            // session is gone (read without sliding its expiry), and so is what it opened.
+            if (sessionId && principal === `user:${session.userId}` && !(await sessionIsLive(sessionId))) return false;
             const again = await authorizeStream(ask);
             return again.stream?.id === stream.id;
           } catch (error) {
