@@ -1,7 +1,7 @@
 // Email effects: through a real SMTP server on loopback (retried when it refuses), or stored in the
 // team's outbox when SMTP_URL is unset and read back through effect.emails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useOwnDatabase } from '../helpers/context.ts';
+import { makeStream, uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
 import { effectFixture, insertEffect, startEffectWorkers, waitForEffect, type EffectFixture } from '../helpers/effects.ts';
 import { startSmtpCapture } from '../helpers/smtp.ts';
 
@@ -11,6 +11,9 @@ await useOwnDatabase('effmail');
 const { db } = await import('../../src/lib/server/db/client.ts');
 const { resetEnv } = await import('../../src/lib/server/env.ts');
 const { createCaller } = await import('../../src/lib/server/trpc/root.ts');
+const { appendEvents } = await import('../../src/lib/server/streams/append-events.ts');
+const { foldStream } = await import('../../src/lib/server/reducers/fold-stream.ts');
+const { upsertReducer } = await import('../../src/lib/server/reducers/manage-reducer.ts');
 
 let refuseNext = 0;
 let smtp: Awaited<ReturnType<typeof startSmtpCapture>>;
@@ -104,5 +107,71 @@ describe('email effects', () => {
     const all = [...page.items, ...rest.items].map((m) => m.subject);
     expect(all).toEqual(['Outbox only', 'Retry me', 'You got stuck at step 2']);
     expect(rest.nextCursor).toBeNull();
+  });
+});
+
+// Issue 23: one email() reached 1,330 recipients through nodemailer's own parsing of 50 strings
+// like "a0@s.io,…,a33@s.io <z@s.io>". Every recipient is now exactly one address, refused at the
+// fold when it is not, and again at delivery (a stored row is data, not a promise).
+describe('recipients', () => {
+  // 50 strings of 27 addresses each: 1,350 recipients nodemailer would have read out of them.
+  const attack = Array.from({ length: 50 }, (_, n) => `${Array.from({ length: 26 }, (_, k) => `a${k}@s${n}.io`).join(',')} <z${n}@s.io>`);
+
+  /** A reducer that emails whatever its event says; the state of the reducer after `message` folded. */
+  async function foldEmail(message: object) {
+    const stream = await makeStream(db(), { teamId: f.teamId, slug: uniqueSlug('mail'), name: 'mail' });
+    await upsertReducer({ streamId: stream.id, name: 'mailer', code: '(n, e) => { email(e); return n + 1; }', initialState: 0 });
+    await appendEvents({ streamId: stream.id, bodies: [message] });
+    await foldStream({ streamId: stream.id });
+    return {
+      state: await db().reducerState.findFirstOrThrow({ where: { streamId: stream.id } }),
+      effects: await db().effect.count({ where: { streamId: stream.id } }),
+      streamId: stream.id,
+    };
+  }
+
+  it('refuses a list smuggled into one recipient: the reducer stops, nothing is sent', async () => {
+    useSmtp(smtpUrl);
+    expect(attack.every((a) => a.length < 320)).toBe(true);
+    const before = { mails: smtp.mails.length, rows: await db().emailMessage.count() };
+    for (const to of [attack, attack[0], 'a@s.io;b@s.io', 'team: a@s.io, b@s.io;']) {
+      const { state, effects } = await foldEmail({ to, subject: 'Hello' });
+      expect(state).toMatchObject({ status: 'errored', errorIndex: 0 });
+      expect(state.errorMessage).toMatch(/email\(message\): to(\[\])? must be one email address/);
+      expect(effects).toBe(0);
+    }
+    // A row stored by other means is refused before any SMTP conversation.
+    const id = await insertEffect(db(), f, 'email', { to: attack, subject: 'Smuggled' });
+    expect(await waitForEffect(db(), id)).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringMatching(/Invalid email payload: to/) });
+    expect(smtp.mails.length).toBe(before.mails);
+    expect(await db().emailMessage.count()).toBe(before.rows);
+  });
+
+  it('caps the recipients of one email at EMAIL_RECIPIENTS_MAX (50)', async () => {
+    const { state } = await foldEmail({ to: Array.from({ length: 51 }, (_, k) => `r${k}@example.com`), subject: 'Too many' });
+    expect(state).toMatchObject({ status: 'errored', errorIndex: 0 });
+    expect(state.errorMessage).toMatch(/at most 50 recipients \(EMAIL_RECIPIENTS_MAX\)/);
+  });
+
+  it('takes exactly one Reply-To address', async () => {
+    for (const replyTo of ['a@s.io, b@s.io', 'A <a@s.io>; B <b@s.io>', 'a@s.io b@s.io']) {
+      const { state } = await foldEmail({ to: 'ada@example.com', subject: 'Reply', replyTo });
+      expect(state.errorMessage).toMatch(/replyTo must be one email address/);
+    }
+    const id = await insertEffect(db(), f, 'email', { to: 'ada@example.com', subject: 'Two replies', replyTo: 'a@s.io;b@s.io' });
+    expect(await waitForEffect(db(), id)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/Invalid email payload: replyTo/) });
+  });
+
+  it('sends to each listed address, names and all, and nobody else', async () => {
+    useSmtp(smtpUrl);
+    const { state, streamId } = await foldEmail({ to: ['Ada Lovelace <ada@example.com>', 'bob@example.com', 'Zoë <zoe@example.com>'], subject: 'Three of you', text: 'hi', replyTo: 'Support Desk <help@acme.example>' });
+    expect(state).toMatchObject({ status: 'active', state: 1 });
+    const effect = await db().effect.findFirstOrThrow({ where: { streamId, kind: 'email' } });
+    expect(await waitForEffect(db(), effect.id)).toMatchObject({ status: 'delivered' });
+    const mail = smtp.mails.find((m) => m.raw.includes('Three of you'))!;
+    expect(mail.to).toEqual(['ada@example.com', 'bob@example.com', 'zoe@example.com']);
+    expect(mail.raw).toMatch(/^To: Ada Lovelace <ada@example\.com>, bob@example\.com,/m);
+    expect(mail.raw).toMatch(/^Reply-To: Support Desk <help@acme\.example>$/m);
+    expect(await db().emailMessage.findFirstOrThrow({ where: { subject: 'Three of you' } })).toMatchObject({ recipients: 3 });
   });
 });

@@ -32,7 +32,7 @@ Object.assign(process.env, { RETRY_SCHEDULE: '0,200', SMTP_URL: smtp.url, DNS_SE
 await useOwnDatabase('emailsender');
 const { db } = await import('../../src/lib/server/db/client.ts');
 const { createCaller } = await import('../../src/lib/server/trpc/root.ts');
-const { emailSender, parseMailbox } = await import('../../src/lib/server/effects/email-sender.ts');
+const { emailSender, parseMailbox, parseRecipient } = await import('../../src/lib/server/effects/email-sender.ts');
 
 let workers: Awaited<ReturnType<typeof startEffectWorkers>>;
 beforeAll(async () => {
@@ -71,6 +71,26 @@ describe('the sender', () => {
     ['a subdomain of a verified domain', 'x@mail.acme.example', ['acme.example'], { from: { name: 'Acme via Pipet', address: 'noreply@pipet.test' }, replyTo: 'x@mail.acme.example', verified: false }],
   ])('%s', (_name, emailFrom, verifiedDomains, expected) => {
     expect(emailSender({ teamName: 'Acme', emailFrom, verifiedDomains, pipetFrom: 'Pipet <noreply@pipet.test>' })).toEqual(expected);
+  });
+
+  it.each([
+    ['ada@example.com', { name: '', address: 'ada@example.com' }],
+    ['Ada Lovelace <ada@example.com>', { name: 'Ada Lovelace', address: 'ada@example.com' }],
+    ['  Zoë   Ü <zoe@example.com> ', { name: 'Zoë Ü', address: 'zoe@example.com' }],
+    ["o'brien+tag@example.com", { name: '', address: "o'brien+tag@example.com" }],
+    ['a0@s.io,a1@s.io <z@s.io>', null],
+    ['a@s.io;b@s.io', null],
+    ['team: a@s.io, b@s.io;', null],
+    ['"A, B" <a@s.io>', null],
+    ['a@s.io (Ada)', null],
+    ['Ada <a@s.io> <b@s.io>', null],
+    ['ada@example.com b@s.io', null],
+    ['a@b@s.io', null],
+    ['Ada\r\nBcc: x@s.io <a@s.io>', null],
+    ['<a@s.io>, b@s.io', null],
+    [`${'a'.repeat(320)}@s.io`, null],
+  ])('reads %j as exactly one recipient, or none', (text, expected) => {
+    expect(parseRecipient(text)).toEqual(expected);
   });
 
   it('keeps display names inside their header', () => {
@@ -143,7 +163,7 @@ describe('the daily email quota', () => {
     expect((await sendOne(f, {})).effect.status).toBe('delivered');
     const over = await sendOne(f, {});
     expect(over.mail).toBeUndefined();
-    expect(over.effect).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringMatching(/email quota is used up: 2 of 2 emails in the last 24 hours/) });
+    expect(over.effect).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringMatching(/This team's daily email quota would be crossed: 2 of its 2 recipients in the last 24 hours are used, and this email has 1 recipient\./) });
     const shown = await f.api.effect.get({ team: f.teamSlug, id: over.id });
     expect(shown.attemptLog[0].error).toMatch(/quota/);
     // Invites count too: the invite stands, its email is not sent.
@@ -165,9 +185,51 @@ describe('the daily email quota', () => {
     try {
       expect(env().EMAIL_QUOTA_PER_DAY).toBe(1);
       expect((await sendOne(f, {})).effect.status).toBe('delivered');
-      expect((await sendOne(f, {})).effect).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/1 of 1 emails/) });
+      expect((await sendOne(f, {})).effect).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/1 of its 1 recipients/) });
     } finally {
       process.env.EMAIL_QUOTA_PER_DAY = '1000';
+      resetEnv();
+    }
+  });
+
+  it('counts recipients, not emails', async () => {
+    const f = await acme();
+    await db().team.update({ where: { id: f.teamId }, data: { emailQuotaPerDay: 4 } });
+    expect((await sendOne(f, { to: ['a@example.com', 'b@example.com', 'c@example.com'] })).effect.status).toBe('delivered');
+    const over = await sendOne(f, { to: ['d@example.com', 'e@example.com'] });
+    expect(over.mail).toBeUndefined();
+    expect(over.effect).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/team's daily email quota would be crossed: 3 of its 4 recipients .* this email has 2 recipients/) });
+    expect((await sendOne(f, { to: 'd@example.com' })).effect.status).toBe('delivered');
+    expect((await sendOne(f, { to: 'e@example.com' })).effect.status).toBe('failed');
+  });
+
+  it("shares the account's quota among all the teams of one owner", async () => {
+    const owner = await db().user.create({ data: { email: `${uniqueSlug('owner')}@example.com`, passwordHash: 'x', emailQuotaPerDay: 4 } });
+    const [a, b, other] = [await acme(), await acme(), await acme()];
+    await db().team.updateMany({ where: { id: { in: [a.teamId, b.teamId] } }, data: { accountId: owner.id } });
+    expect((await sendOne(a, { to: ['a@example.com', 'b@example.com', 'c@example.com'] })).effect.status).toBe('delivered');
+    // Team b has sent nothing, its own quota (1000) is far off: the account's 4 is what stops it.
+    const over = await sendOne(b, { to: ['d@example.com', 'e@example.com'] });
+    expect(over.mail).toBeUndefined();
+    expect(over.effect).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/quota of this team's account \(all the teams of its owner together\) would be crossed: 3 of its 4 recipients/) });
+    expect((await sendOne(b, { to: 'd@example.com' })).effect.status).toBe('delivered');
+    // Invites count toward it too.
+    expect((await b.api.invite.create({ team: b.teamSlug, email: `${uniqueSlug('cy')}@example.com`, role: 'member' })).emailStatus).toBe('failed');
+    // Another owner's team is not affected.
+    expect((await sendOne(other, { to: ['d@example.com', 'e@example.com'] })).effect.status).toBe('delivered');
+  });
+
+  it('applies ACCOUNT_EMAIL_QUOTA_PER_DAY to a team without an owner, as its own account', async () => {
+    const { resetEnv } = await import('../../src/lib/server/env.ts');
+    const f = await acme();
+    await db().team.update({ where: { id: f.teamId }, data: { accountId: null } });
+    process.env.ACCOUNT_EMAIL_QUOTA_PER_DAY = '2';
+    resetEnv();
+    try {
+      expect((await sendOne(f, { to: ['a@example.com', 'b@example.com'] })).effect.status).toBe('delivered');
+      expect((await sendOne(f, {})).effect).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/account .* 2 of its 2 recipients/) });
+    } finally {
+      delete process.env.ACCOUNT_EMAIL_QUOTA_PER_DAY;
       resetEnv();
     }
   });

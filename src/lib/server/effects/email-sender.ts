@@ -1,10 +1,32 @@
 // Who an email says it is from. Pure, table-tested: Pipet's own address with the team's name
 // ("Acme via Pipet" <noreply@…>) and the team's chosen sender as Reply-To, unless the team
 // verified the domain of its chosen sender, which may then be the From.
+import addressparser from 'nodemailer/lib/addressparser';
 
 export type Mailbox = { name: string; address: string };
 
-const MAILBOX = /^\s*(?:"?([^"<>]*?)"?\s*<([^<>\s]+@[^<>\s]+)>|([^<>\s]+@[^<>\s]+))\s*$/;
+// One side of an address: nothing an address list could split on or quote (`,;:"<>()[]\`), no
+// whitespace or control characters, no second `@`.
+const PART = '[^\\s@<>()[\\]\\\\,;:"\\u0000-\\u001f\\u007f]+';
+const MAILBOX = new RegExp(`^\\s*(?:"?([^"<>]*?)"?\\s*<(${PART}@${PART})>|(${PART}@${PART}))\\s*$`);
+// A recipient as a reducer writes it: a bare address, or a display name without `,;:<>"()\` and
+// control characters before one address in brackets.
+const RECIPIENT = new RegExp(`^\\s*(?:([^<>()\\\\,;:"\\u0000-\\u001f\\u007f]*?)\\s*<(${PART}@${PART})>|(${PART}@${PART}))\\s*$`);
+
+/**
+ * Exactly one mailbox, or null: "ada@example.com" or "Ada <ada@example.com>". Anything an address
+ * list could read as more than one address (commas, semicolons, groups, a second address in the
+ * name) is refused, and nodemailer's own parser must agree it is this one address.
+ */
+export function parseRecipient(text: string): Mailbox | null {
+  if (text.length > 320) return null;
+  const m = RECIPIENT.exec(text);
+  if (!m) return null;
+  const mailbox = { name: (m[1] ?? '').replace(/\s+/g, ' ').trim(), address: m[2] ?? m[3] };
+  const parsed = addressparser(text);
+  const only = parsed.length === 1 ? parsed[0] : null;
+  return only && 'address' in only && only.address === mailbox.address ? mailbox : null;
+}
 
 /** "Ada <ada@acme.example>" or "ada@acme.example" → { name, address }; null if neither. */
 export function parseMailbox(text: string | null | undefined): Mailbox | null {

@@ -4,6 +4,7 @@
 // validated again (`payload`) before every delivery attempt: a row is data, not a promise.
 import { z } from 'zod';
 import type { EffectKind } from '../../../schemas/vocabulary.ts';
+import { parseRecipient } from '../email-sender.ts';
 
 /** What `record` knows besides the arguments: the event's receive time (the reducer's `Date.now()`). */
 export type RecordContext = { now: number };
@@ -65,12 +66,17 @@ export const dueNow = (_payload: unknown, recordedAt: Date): Date => recordedAt;
 export const HTTP_URL = /^https?:\/\/[^\s/?#]+[^\s]*$/i;
 export const httpUrl = (what: string) => z.string({ error: `${what} must be an http:// or https:// URL string` }).max(2048, `${what} must be at most 2048 characters`).regex(HTTP_URL, `${what} must be an http:// or https:// URL string`);
 
-/** "ada@example.com" or "Ada <ada@example.com>", one line. */
-export const ADDRESS = /^(?:[^@\s<>",]+@[^@\s<>",]+|[^<>\r\n]*<[^@\s<>",]+@[^@\s<>",]+>)$/;
+/**
+ * A sender as a team sets it (`emailFrom`): "ada@example.com" or "Ada <ada@example.com>", one line,
+ * the address without anything an address list splits on.
+ */
+export const ADDRESS = /^(?:[^@\s<>()[\]\\",;:]+@[^@\s<>()[\]\\",;:]+|[^<>\r\n]*<[^@\s<>()[\]\\",;:]+@[^@\s<>()[\]\\",;:]+>)$/;
+const ONE_ADDRESS_HELP = 'one email address like "ada@example.com" or "Ada <ada@example.com>" (a display name may not contain , ; : < > " ( ) or \\)';
+/** Exactly one recipient (see parseRecipient): never a list, a group or a name an address list would split. */
 export const address = (what: string) =>
-  z.string({ error: `${what} must be an email address string like "ada@example.com" or "Ada <ada@example.com>"` })
+  z.string({ error: `${what} must be ${ONE_ADDRESS_HELP}` })
     .max(320, `${what} must be an email address of at most 320 characters`)
-    .regex(ADDRESS, `${what} must be an email address string like "ada@example.com" or "Ada <ada@example.com>"`);
+    .refine((text) => parseRecipient(text) !== null, `${what} must be ${ONE_ADDRESS_HELP}`);
 
 export const singleLine = (what: string, max: number) =>
   z.string({ error: `${what} must be a non-empty single-line string` }).min(1, `${what} must be a non-empty single-line string`).max(max, `${what} must be at most ${max} characters`).regex(/^[^\r\n]*$/, `${what} must be a non-empty single-line string`);
