@@ -14,10 +14,11 @@ export type CreateApiKeyOptions = {
   scopes: Scope[];
   streamId?: string | null;
   createdById?: string | null;
+  createdByKeyId?: string | null;
   db?: DbTx;
 };
 
-export async function createApiKey({ teamId, name, scopes, streamId = null, createdById = null, db = defaultDb() }: CreateApiKeyOptions) {
+export async function createApiKey({ teamId, name, scopes, streamId = null, createdById = null, createdByKeyId = null, db = defaultDb() }: CreateApiKeyOptions) {
   const unique = [...new Set(scopes)];
   if (unique.length === 0) throw new AppError('bad_request', 'A key needs at least one scope (ingest, read, manage).');
   // The management API is team-wide; a stream-limited manage key would be a team admin anyway.
@@ -33,7 +34,7 @@ export async function createApiKey({ teamId, name, scopes, streamId = null, crea
   const prefix = randomToken(5);
   const key = `pk_${prefix}_${randomToken(20)}`;
   const row = await db.apiKey.create({
-    data: { teamId, name, scopes: unique, streamId, createdById, prefix, hash: hashToken(key) },
+    data: { teamId, name, scopes: unique, streamId, createdById, createdByKeyId, prefix, hash: hashToken(key) },
     select: { id: true, name: true, prefix: true, scopes: true, streamId: true, createdAt: true },
   });
   return { ...row, key };

@@ -30,43 +30,71 @@ async function handOverAccount(db: DbTx, teamId: string, userId: string): Promis
   await db.team.update({ where: { id: teamId }, data: { accountId: next?.userId ?? null } });
 }
 
+type RevokedKey = { id: string; name: string; prefix: string };
+
+/**
+ * Revokes the live keys `userId` created in the team (keys made by their keys included: those carry
+ * the same creator), or only those with the `manage` scope. Inside the change's transaction; the
+ * caches are dropped by `dropKeys` once it has committed.
+ */
+async function revokeKeysOf(db: DbTx, teamId: string, userId: string, only?: 'manage'): Promise<RevokedKey[]> {
+  const where = { teamId, createdById: userId, revokedAt: null, ...(only ? { scopes: { has: only } } : {}) };
+  const keys = await db.apiKey.findMany({ where, select: { id: true, name: true, prefix: true } });
+  if (keys.length) await db.apiKey.updateMany({ where: { id: { in: keys.map((k) => k.id) } }, data: { revokedAt: new Date() } });
+  return keys;
+}
+
+/** Every web process forgets the revoked keys before the change is answered (as apiKey.revoke does). */
+async function dropKeys<T extends { revokedKeys: RevokedKey[] }>(result: T): Promise<T> {
+  for (const k of result.revokedKeys) await invalidate({ kind: 'key', id: k.id });
+  return result;
+}
+
+/** A member who drops below admin loses the `manage` keys they made: they could not make one now. */
 export async function changeMemberRole({ teamId, userId, role, callerRole, db = defaultDb() }: MemberChange & { role: Role }) {
-  return db.$transaction(
+  const result = await db.$transaction(
     async (tx) => {
       const current = await memberRole(tx, teamId, userId);
       if ((current === 'owner' || role === 'owner') && !atLeast(callerRole, 'owner')) throw new AppError('forbidden', 'Only an owner can make or unmake owners.');
       if (current === 'owner' && role !== 'owner') await assertNotLastOwner(tx, teamId, 'be demoted');
       await tx.membership.update({ where: { teamId_userId: { teamId, userId } }, data: { role } });
       if (role !== 'owner') await handOverAccount(tx, teamId, userId);
-      return { userId, role };
+      const revokedKeys = atLeast(role, 'admin') ? [] : await revokeKeysOf(tx, teamId, userId, 'manage');
+      return { userId, role, revokedKeys };
     },
     { isolationLevel: 'Serializable' },
   );
+  return dropKeys(result);
 }
 
+/** Removing a member revokes every key they created in the team (hand a key over first to keep it: apiKey.handOver). */
 export async function removeMember({ teamId, userId, callerRole, db = defaultDb() }: MemberChange) {
-  return db.$transaction(
+  const result = await db.$transaction(
     async (tx) => {
       const current = await memberRole(tx, teamId, userId);
       if (current === 'owner' && !atLeast(callerRole, 'owner')) throw new AppError('forbidden', 'Only an owner can remove an owner.');
       if (current === 'owner') await assertNotLastOwner(tx, teamId, 'be removed');
       await tx.membership.delete({ where: { teamId_userId: { teamId, userId } } });
       await handOverAccount(tx, teamId, userId);
-      return { removed: userId };
+      return { removed: userId, revokedKeys: await revokeKeysOf(tx, teamId, userId) };
     },
     { isolationLevel: 'Serializable' },
   );
+  return dropKeys(result);
 }
 
+/** Leaving revokes the keys one created in the team, as a removal does. */
 export async function leaveTeam({ teamId, userId, callerRole, db = defaultDb() }: MemberChange) {
-  return db.$transaction(
+  const result = await db.$transaction(
     async (tx) => {
       if (callerRole === 'owner') await assertNotLastOwner(tx, teamId, 'leave');
       await tx.membership.delete({ where: { teamId_userId: { teamId, userId } } });
       await handOverAccount(tx, teamId, userId);
+      return { revokedKeys: await revokeKeysOf(tx, teamId, userId) };
     },
     { isolationLevel: 'Serializable' },
   );
+  return dropKeys(result);
 }
 
 /** Makes another member an owner; the previous owner stays on as an admin. */

@@ -18,6 +18,13 @@ export const memberRouter = router({
     return rows.map((m) => ({ userId: m.user.id, email: m.user.email, name: m.user.name, role: m.role, joinedAt: m.createdAt }));
   }),
 
+  /** The live keys a member created in this team: what removing them would revoke (shown before confirming). */
+  keys: teamRoleProcedure('admin')
+    .input(MemberInput)
+    .query(({ ctx, input }) =>
+      ctx.db.apiKey.findMany({ where: { teamId: ctx.team.id, createdById: input.userId, revokedAt: null }, select: { id: true, name: true, prefix: true, scopes: true }, orderBy: { createdAt: 'asc' } }),
+    ),
+
   updateRole: teamRoleProcedure('admin')
     .input(MemberInput.extend({ role: Role }))
     .mutation(({ ctx, input }) => changeMemberRole({ teamId: ctx.team.id, userId: input.userId, role: input.role, callerRole: ctx.role, db: ctx.db })),
