@@ -1,12 +1,15 @@
-// Rate limits live in Redis (several web processes share them); if Redis is unreachable a
-// per-process limiter stands in rather than letting everything through or failing requests. On a
-// Redis Cluster nothing changes: each call touches one key, so callers spread over the shards.
+// Rate limits live in Redis (several web processes share them); if Redis is unreachable, failing or
+// slower than REDIS_FAST_PATH_MS (frozen), a per-process limiter stands in rather than letting
+// everything through, failing requests or holding them. On a Redis Cluster nothing changes: each
+// call touches one key, so callers spread over the shards.
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from './errors.ts';
 import { env } from './env.ts';
-import { redis } from './redis.ts';
+import { fastPath, redis, type FastAnswer } from './redis.ts';
 
 const limiters = new Map<string, RateLimiterRedis>();
+/** Each Redis limiter's stand-in in this process. */
+const standIns = new WeakMap<RateLimiterRedis, RateLimiterMemory>();
 
 /** Per team, per minute: management reads whose cost grows with the data (a reducer's key growth, the team's keyed storage). */
 export const SCAN_RATE_LIMIT_PER_MINUTE = 30;
@@ -15,16 +18,30 @@ export function limiter(name: string, points: number, durationSeconds: number): 
   const id = `${name}:${points}:${durationSeconds}`;
   let l = limiters.get(id);
   if (!l) {
-    l = new RateLimiterRedis({
-      storeClient: redis(),
-      keyPrefix: `${env().QUEUE_PREFIX}:rl:${name}`,
-      points,
-      duration: durationSeconds,
-      insuranceLimiter: new RateLimiterMemory({ points, duration: durationSeconds }),
-    });
+    // No insuranceLimiter: consume() falls back itself, also when Redis merely answers late (the
+    // library's insurance would wait out the command timeout, then count the point twice).
+    l = new RateLimiterRedis({ storeClient: redis(), keyPrefix: `${env().QUEUE_PREFIX}:rl:${name}`, points, duration: durationSeconds });
     limiters.set(id, l);
   }
   return l;
+}
+
+function standInOf(l: RateLimiterRedis): RateLimiterMemory {
+  let standIn = standIns.get(l);
+  if (!standIn) {
+    standIn = new RateLimiterMemory({ points: l.points, duration: l.duration });
+    standIns.set(l, standIn);
+  }
+  return standIn;
+}
+
+/** Redis' count when it answers within the fast path's bound, else this process's own. Rejects with a RateLimiterRes when over. */
+async function consumePoint(l: RateLimiterRedis, key: string): Promise<RateLimiterRes> {
+  const answer = await fastPath(() => l.consume(key)).catch((e: unknown): FastAnswer<RateLimiterRes> => {
+    if (e instanceof RateLimiterRes) throw e;
+    return { answered: false };
+  });
+  return answer.answered ? answer.value : standInOf(l).consume(key);
 }
 
 /** Where a caller stands against a limit, as the `RateLimit-*` headers say it. */
@@ -33,7 +50,7 @@ export type RateLimitState = { limit: number; remaining: number; resetSeconds: n
 /** Consumes one point for `key`; throws a 429 AppError with Retry-After when over the limit. */
 export async function consume(l: RateLimiterRedis, key: string, message = 'Too many requests; slow down.'): Promise<RateLimitState> {
   try {
-    const res = await l.consume(key);
+    const res = await consumePoint(l, key);
     return { limit: l.points, remaining: res.remainingPoints, resetSeconds: Math.max(0, Math.ceil(res.msBeforeNext / 1000)) };
   } catch (e) {
     if (e instanceof RateLimiterRes) {

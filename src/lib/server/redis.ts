@@ -3,6 +3,9 @@
 // Redis: PostgreSQL is the source of truth and the sweep repairs lost wake-ups); workers and
 // subscribers wait out an outage or a failover, as BullMQ requires (`maxRetriesPerRequest: null`).
 // Findings behind the cluster options: docs/scaling-redis-cluster.md.
+// Slow is not down: a frozen Redis (stopped, swapping, a stuck failover) keeps its connections open,
+// and a command waits out the 2 s command timeout. Request paths go through `fastPath`, which waits
+// at most REDIS_FAST_PATH_MS and then marks Redis stalled until a probe answers again.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { env, requireEnv } from './env.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
@@ -70,6 +73,7 @@ export function redis(): RedisClient {
   if (!producer) {
     const created = createRedis('producer');
     created.once('ready', () => connectedOnce.add(created));
+    created.on('ready', answering);
     producer = created;
   }
   return producer;
@@ -99,6 +103,84 @@ export async function redisReady(): Promise<boolean> {
 
 const connectedOnce = new WeakSet<RedisClient>();
 
+// ---- the fast path ----
+
+export type FastAnswer<T> = { answered: true; value: T } | { answered: false };
+
+let stalled = false;
+let probing = false;
+const answerWatchers = new Set<() => void>();
+
+/** Whether a command lately went unanswered past the fast-path bound (and no probe has answered since). */
+export function redisStalled(): boolean {
+  return stalled;
+}
+
+/** Whether the producer is connected and not stalled: signals may be sent now. */
+export function redisAnswering(): boolean {
+  return !stalled && redis().status === 'ready';
+}
+
+/** Calls `listener` whenever Redis answers again: after a stall, and on every (re)connection. */
+export function onRedisAnswering(listener: () => void): () => void {
+  answerWatchers.add(listener);
+  return () => answerWatchers.delete(listener);
+}
+
+function answering(): void {
+  stalled = false;
+  for (const listener of answerWatchers) listener();
+}
+
+/**
+ * Runs `command` (which talks to the producer connection) if Redis is connected, waiting for it at
+ * most REDIS_FAST_PATH_MS. `{ answered: false }` at once when Redis is down (or still connecting)
+ * or stalled, and after the bound when it is slower than that: the command itself goes on and its
+ * late outcome is dropped. A rejection within the bound is the caller's (a rate limiter's refusal
+ * is an answer).
+ */
+export async function fastPath<T>(command: () => Promise<T>): Promise<FastAnswer<T>> {
+  if (stalled || redis().status !== 'ready') return { answered: false };
+  let timer: NodeJS.Timeout | undefined;
+  // The verdict waits for one more turn of the event loop: after a pause of the process itself (GC,
+  // a busy CPU) the timer runs before the socket is read, and Redis' answer may already be there.
+  const late = new Promise<FastAnswer<T>>((resolve) => (timer = setTimeout(() => setImmediate(resolve, { answered: false }), env().REDIS_FAST_PATH_MS)));
+  const attempt = command().then((value): FastAnswer<T> => ({ answered: true, value }));
+  try {
+    const answer = await Promise.race([attempt, late]);
+    // Still connected, yet no answer: frozen or overloaded, not down.
+    if (!answer.answered && producer?.status === 'ready') stall();
+    return answer;
+  } finally {
+    clearTimeout(timer);
+    attempt.catch(() => {});
+  }
+}
+
+/** Marks Redis stalled and pings it until it answers (a frozen server answers once it runs again). */
+function stall(): void {
+  stalled = true;
+  if (probing) return;
+  probing = true;
+  const probe = () => {
+    const r = producer;
+    if (!r) return void (probing = false);
+    r.ping().then(
+      () => {
+        probing = false;
+        if (stalled) answering();
+      },
+      () => {
+        if (producer !== r || !stalled) return void (probing = false);
+        setTimeout(probe, PROBE_RETRY_MS).unref();
+      },
+    );
+  };
+  probe();
+}
+
+const PROBE_RETRY_MS = 250;
+
 /** Key prefix for everything Pipet keeps in Redis besides queues (rate limits, pub/sub channels). */
 export function redisKey(...parts: string[]): string {
   return [env().QUEUE_PREFIX, ...parts].join(':');
@@ -107,5 +189,6 @@ export function redisKey(...parts: string[]): string {
 export async function closeRedis(): Promise<void> {
   const r = producer;
   producer = undefined;
+  stalled = false;
   await r?.quit().catch(() => r.disconnect());
 }
