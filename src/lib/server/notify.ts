@@ -22,11 +22,19 @@ export function channelFor(kind: 'appended' | 'folded' | 'invalidate' | 'ack', i
   return redisKey(kind, id);
 }
 
+/** How many subscribers got the message; 0 also when Redis could not take it. */
 export async function publish(channel: string, message: string): Promise<number> {
-  if (!(await redisReady())) return 0;
-  const r = redis();
+  return (await redisReady()) ? publishOn(redis(), channel, message).catch(() => 0) : 0;
+}
+
+/** Whether Redis took the message (a publish nobody hears is still sent). */
+export async function publishSent(channel: string, message: string): Promise<boolean> {
+  return (await redisReady()) && publishOn(redis(), channel, message).then(() => true, () => false);
+}
+
+function publishOn(r: RedisClient, channel: string, message: string): Promise<number> {
   // Both answer how many subscribers got the message (for SPUBLISH: those on the channel's shard).
-  return (r instanceof Cluster ? r.spublish(channel, message).then(Number) : r.publish(channel, message)).catch(() => 0);
+  return r instanceof Cluster ? r.spublish(channel, message).then(Number) : r.publish(channel, message);
 }
 
 function ensureSubscriber(): RedisClient {

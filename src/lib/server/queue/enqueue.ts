@@ -1,9 +1,10 @@
-// Producers. Enqueueing is best effort and never waits for Redis: a wake-up is tried only while the
-// producer connection is up, and PostgreSQL is the source of truth — the sweep re-enqueues whatever
-// a lost wake-up left behind.
+// Producers. Enqueueing is best effort, PostgreSQL is the source of truth, and the sweep
+// re-enqueues whatever a lost job left behind. Fold wake-ups, which follow every append, wait on
+// Redis at most REDIS_FAST_PATH_MS: one Redis cannot take at once waits in a bounded buffer, one per
+// stream, until Redis answers again.
 import { Queue } from 'bullmq';
 import { env } from '../env.ts';
-import { redis, redisReady } from '../redis.ts';
+import { fastPath, onRedisAnswering, redis, redisAnswering, redisReady } from '../redis.ts';
 import { coalescer } from '../coalesce.ts';
 import { QUEUES, type JobPayload, type QueueName } from './catalog.ts';
 import { shardOf, shardTags } from './shards.ts';
@@ -58,7 +59,13 @@ export type FoldTarget = { streamId: string; teamId: string };
  * stream's shard queue, which is always the same one.
  */
 export async function wakeFold({ streamId, teamId }: FoldTarget): Promise<boolean> {
-  if (!(await redisReady())) return false;
+  const sent = await fastPath(() => addFoldJob({ streamId, teamId }));
+  if (sent.answered && sent.value) return true;
+  foldWakes.add(streamId, teamId);
+  return false;
+}
+
+async function addFoldJob({ streamId, teamId }: FoldTarget): Promise<boolean> {
   try {
     await queueFor('fold', { streamId, teamId }).add('fold', { streamId, teamId }, { deduplication: { id: `fold:${streamId}` } });
     return true;
@@ -67,11 +74,25 @@ export async function wakeFold({ streamId, teamId }: FoldTarget): Promise<boolea
   }
 }
 
-const foldWakes = coalescer<string>((entries) => Promise.all(entries.map(([streamId, teamId]) => wakeFold({ streamId, teamId }))));
+// Wake-ups waiting to be sent, one per stream. Sent without the fast path's bound: nothing waits on
+// them, and a large backlog after a stall may take Redis a while to take.
+const foldWakes = coalescer<string>({
+  async send(entries) {
+    const sent = await Promise.all(entries.map(([streamId, teamId]) => addFoldJob({ streamId, teamId })));
+    return entries.filter((_, i) => !sent[i]);
+  },
+  held: () => !redisAnswering(),
+});
+onRedisAnswering(() => foldWakes.resume());
 
-/** Wakes the fold for a stream without waiting: wake-ups within one tick are sent as one per stream. */
+/** Wakes the fold for a stream without waiting: wake-ups are sent one per stream, buffered while Redis cannot take them. */
 export function requestFold({ streamId, teamId }: FoldTarget): void {
   foldWakes.add(streamId, teamId);
+}
+
+/** Fold wake-ups waiting for Redis, and how many were dropped over the buffer's bound (diagnostics, tests). */
+export function foldWakeStats(): { waiting: number; dropped: number } {
+  return foldWakes.stats();
 }
 
 /** Adds a job with a deterministic id to its shard queue, so the same work enqueued twice runs once. */

@@ -1,13 +1,24 @@
 // Live tails: long-polls and Server-Sent Events wait here for a stream to grow. Appends publish
 // the new length after commit (lib/server/notify.ts); a waiter reads PostgreSQL when told the
 // stream grew, or every few seconds in case a message was lost.
-import { channelFor, publish, SAFETY_POLL_MS, watch, type Watch } from '../notify.ts';
+import { channelFor, publishSent, SAFETY_POLL_MS, watch, type Watch } from '../notify.ts';
 import { coalescer } from '../coalesce.ts';
+import { onRedisAnswering, redisAnswering } from '../redis.ts';
 import { streamLength } from './read-events.ts';
 
-const appended = coalescer<number>((entries) => Promise.all(entries.map(([streamId, length]) => publish(channelFor('appended', streamId), String(length)))), Math.max);
+// One message per stream with its newest length; while Redis cannot take them they wait, bounded
+// (a tail that misses one re-reads PostgreSQL on its safety poll).
+const appended = coalescer<number>({
+  async send(entries) {
+    const sent = await Promise.all(entries.map(([streamId, length]) => publishSent(channelFor('appended', streamId), String(length))));
+    return entries.filter((_, i) => !sent[i]);
+  },
+  merge: Math.max,
+  held: () => !redisAnswering(),
+});
+onRedisAnswering(() => appended.resume());
 
-/** Tells live tails a stream grew, without waiting: one message per stream per tick, with its newest length. */
+/** Tells live tails a stream grew, without waiting: one message per stream at a time, with its newest length. */
 export function publishAppended(streamId: string, length: number): void {
   appended.add(streamId, length);
 }
