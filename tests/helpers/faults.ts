@@ -1,10 +1,19 @@
 // Things to break on purpose: a private redis-server that can be killed and restarted on the same
-// port, and a TCP proxy in front of PostgreSQL that can be cut and restored.
+// port (or frozen and thawed), and a TCP proxy in front of PostgreSQL that can be cut and restored.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 
-export type RedisProcess = { url: string; port: number; start(): Promise<void>; kill(): Promise<void> };
+export type RedisProcess = {
+  url: string;
+  port: number;
+  start(): Promise<void>;
+  kill(): Promise<void>;
+  /** SIGSTOP: connections stay open and commands go unanswered (slow, not down) until `thaw()`. */
+  freeze(): void;
+  /** SIGCONT: Redis answers everything sent while it was frozen. */
+  thaw(): void;
+};
 
 /** A redis-server on `port`, not started yet. Killed for good at `kill()`; `start()` brings one back. */
 export function redisOn(port: number): RedisProcess {
@@ -30,6 +39,12 @@ export function redisOn(port: number): RedisProcess {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
+    },
+    freeze() {
+      if (!child?.kill('SIGSTOP')) throw new Error('redis-server is not running');
+    },
+    thaw() {
+      if (!child?.kill('SIGCONT')) throw new Error('redis-server is not running');
     },
     async kill() {
       const c = child;
