@@ -8,11 +8,11 @@ import extractTSConfig from 'dependency-cruiser/config-utl/extract-ts-config';
 
 const S = '^src/lib/server/';
 const LAYERS: [name: string, paths: string[]][] = [
-  // redis-url.ts is pure (no imports): env.ts validates REDIS_URL with it.
-  ['base', ['^src/lib/schemas/', `${S}(env|errors|crypto|coalesce|redis-url)\\.ts$`]],
+  // redis-url.ts is pure (no imports): env.ts validates REDIS_URL with it; semaphore.ts is pure too.
+  ['base', ['^src/lib/schemas/', `${S}(env|errors|crypto|coalesce|redis-url|semaphore)\\.ts$`]],
   ['infrastructure', [`${S}(db|embedded)/`, `${S}(redis|notify|rate-limit|lifecycle)\\.ts$`]],
   ['streams and queues', [`${S}(streams|queue)/`]],
-  ['domains', [`${S}(auth|teams|reducers|effects|recipes|demo|docs|segment)/`]],
+  ['domains', [`${S}(auth|teams|reducers|effects|recipes|demo|docs|segment|audit)/`]],
   ['interfaces', [`${S}(trpc|http)/`, `${S}shutdown\\.ts$`]],
   ['entry points', ['^src/(routes|worker|cli|params)/', '^src/hooks\\.server\\.ts$', '^src/lib/(components|trpc)/']],
 ];

@@ -1,5 +1,6 @@
 // Trying reducer code before saving it: fold the stream's last N events (or given ones) from a
 // given initial state, with the sandbox's usual limits and nothing stored or sent.
+import { accountOf } from '../teams/account-of.ts';
 import { db as defaultDb, type DbTx } from '../db/client.ts';
 import { readEvents } from '../streams/read-events.ts';
 import { sha256Hex } from '../crypto.ts';
@@ -34,7 +35,7 @@ export async function dryRunReducer({ team, stream, code, initialState = null, k
       }));
   if (keyBy) return dryRunKeyed({ team, stream, code, keyBy, initialState, events });
   const result = await foldBatch({
-    tenant: team.id,
+    tenant: await accountOf(team.id),
     cacheKey: `dry:${sha256Hex(code).slice(0, 24)}`,
     code,
     stateJson: JSON.stringify(initialState ?? null),
@@ -65,7 +66,7 @@ async function dryRunKeyed({ team, stream, code, keyBy, initialState, events }: 
   const result = await foldKeyedInMemory({
     track: { reducerId: 'dry-run', version: 0, lineage: 0, keyCount: 0, keyLimit: Number.MAX_SAFE_INTEGER },
     code: { code, keyBy, initialJson },
-    tenant: team.id,
+    tenant: await accountOf(team.id),
     stream: { id: stream.id, team: team.slug, name: stream.slug, length: stream.length },
     events,
     states,

@@ -1,5 +1,6 @@
 // Saving, replaying, resuming and skipping reducers. Each change takes the reducer's state row
 // lock; a fold batch racing with it fails its cursor/version guard and is simply re-done.
+import { accountOf } from '../teams/account-of.ts';
 import { Prisma } from '../db/generated/client.ts';
 import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
@@ -139,7 +140,7 @@ export async function skipFailingEvent({ streamId, reducerId, db = defaultDb() }
 /** Refuses code that does not compile (or whose value is not a function) before it is saved. */
 export async function assertCompiles({ code, initialState, teamId, what = 'reducer' }: { code: string; initialState: unknown; teamId: string; what?: 'reducer' | 'keyBy' }): Promise<void> {
   const probe = await foldBatch({
-    tenant: teamId,
+    tenant: await accountOf(teamId),
     cacheKey: `check:${sha256Hex(code).slice(0, 24)}`,
     code,
     stateJson: JSON.stringify(initialState ?? null),

@@ -2,6 +2,7 @@
 // history (in the worker, with the usual sandbox limits, in batches that report progress) and
 // record what a replay would: the final state, and the effects it would record — every one of them
 // for an event already in the stream, so every one suppressed as history, never sent.
+import { accountOf } from '../teams/account-of.ts';
 import { db as defaultDb, sql, type Db } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { env } from '../env.ts';
@@ -57,7 +58,7 @@ export async function runReplayPreview({ streamId, previewId, db = defaultDb() }
     const rows = await readEvents({ streamId: p.streamId, start: folded, end: Math.min(p.until, folded + 1000) });
     if (rows.length === 0) break;
     const events: SandboxEvent[] = rows.map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() }));
-    const result = await foldSlice({ tenant: p.teamId, cacheKey: `preview:${previewId}`, code: p.code, stateJson, events, stream: { ...stream, length: p.until } });
+    const result = await foldSlice({ tenant: await accountOf(p.teamId), cacheKey: `preview:${previewId}`, code: p.code, stateJson, events, stream: { ...stream, length: p.until } });
     for (const e of result.effects) {
       counts[e.kind] = (counts[e.kind] ?? 0) + 1;
       if (effects.length < max) {
@@ -140,7 +141,7 @@ async function runKeyedPreview({ p, stream, db }: { p: PreviewRow; stream: { tea
     const result = await foldKeyedInMemory({
       track: { reducerId: p.reducerId, version: p.version, lineage: 0, keyCount: states.size, keyLimit: PREVIEW_KEYS_MAX },
       code: { code: p.code, keyBy: p.keyBy, initialJson: JSON.stringify(p.initialState ?? null) },
-      tenant: p.teamId,
+      tenant: await accountOf(p.teamId),
       stream: { id: p.streamId, ...stream, length: p.until },
       events: rows.map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() })),
       states,

@@ -1,6 +1,7 @@
 // Time travel: a reducer's state right after any event it folded, at a cost that does not grow with
 // the stream — fold from the nearest snapshot (at most REDUCER_SNAPSHOT_EVERY events back) in the
 // sandbox, with effects discarded, each event with the code of the version that folded it.
+import { accountOf } from '../teams/account-of.ts';
 import { sql } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { readEventChunks } from '../streams/read-events.ts';
@@ -83,7 +84,7 @@ export async function stateAt({ stream, reducerId, index, version, budget = curr
         .map((e) => ({ index: e.index, bodyJson: e.bodyJson, receivedAt: e.receivedAt.getTime() }));
       if (budget?.exhausted) throw tooFar(budget, index, from, folded);
       const result = await foldBatch(
-        { tenant: stream.teamId, cacheKey: `${reducerId}:${v.version}`, code: v.code, stateJson, events, stream: { team: stream.team, name: stream.slug, length: end } },
+        { tenant: await accountOf(stream.teamId), cacheKey: `${reducerId}:${v.version}`, code: v.code, stateJson, events, stream: { team: stream.team, name: stream.slug, length: end } },
         { pool: 'interactive', budget },
       );
       if (result.error) throw new AppError('conflict', `Folding event ${result.error.index} again failed: ${result.error.message}`);
