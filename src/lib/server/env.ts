@@ -84,6 +84,13 @@ const EnvSchema = z.object({
     .refine((v) => !v || (/^[A-Za-z0-9+/]{43}=$/.test(v.trim()) && Buffer.from(v.trim(), 'base64').length === 32), '32 random bytes in base64, like the output of `openssl rand -base64 32`'),
   // Second-factor codes (authenticator or recovery) one account may get wrong per 15 minutes.
   TWO_FACTOR_ATTEMPTS_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
+  // Sign in with GitHub: an OAuth app's client id and secret (both, or the button stays hidden and
+  // /login/github answers 404). The base URLs are GitHub's; set them for GitHub Enterprise Server
+  // (https://HOST and https://HOST/api/v3) or, in tests, for a stub authorization server.
+  GITHUB_CLIENT_ID: z.string().trim().optional(),
+  GITHUB_CLIENT_SECRET: z.string().trim().optional(),
+  GITHUB_OAUTH_URL: z.string().url().default('https://github.com'),
+  GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   SSE_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
   // Server-Sent Events and long-polls open at once per web process: per API key or user, and per
   // anonymous client address; how long a stream may live; how often it is re-authorized.
