@@ -8,6 +8,7 @@ import { AppError } from '../../errors.ts';
 import { retryEffects } from '../../effects/retry-effects.ts';
 import { specOf } from '../../effects/kinds/index.ts';
 import { explainEffect } from '../../effects/explain-effect.ts';
+import { interactiveCall } from '../../reducers/interactive-call.ts';
 import { countEffectsByStatus } from '../../effects/count-effects-by-status.ts';
 import { EffectKind, EffectStatus, Slug } from '../../../schemas/vocabulary.ts';
 import { streamIdFor } from '../../streams/stream-id.ts';
@@ -89,14 +90,19 @@ export const effectRouter = router({
     .input(z.object({ hours: z.number().int().min(1).max(24 * 7).default(24), buckets: z.number().int().min(6).max(96).default(48) }))
     .query(({ ctx, input }) => countEffectsByStatus({ teamId: ctx.team.id, hours: input.hours, buckets: input.buckets, db: ctx.db })),
 
-  get: teamProcedure.input(z.object({ id: z.string().min(1).max(200) })).query(async ({ ctx, input }) => {
+  get: teamProcedure.input(z.object({ id: z.string().min(1).max(200) })).query(async ({ ctx, input, signal }) => {
     const effect = await ctx.db.effect.findFirst({
       where: { id: input.id, teamId: ctx.team.id },
       select: { ...effectSelect, streamId: true, reducerId: true, stateKey: true, attemptLog: { orderBy: { startedAt: 'asc' }, select: { startedAt: true, durationMs: true, statusCode: true, error: true, responseExcerpt: true } } },
     });
     if (!effect) throw new AppError('not_found', `No effect \`${input.id}\`.`);
     const { attemptLog, streamId, reducerId, stateKey, ...rest } = effect;
-    const cause = await explainEffect({ streamId, reducerId, version: rest.version, eventIndex: rest.eventIndex, stateKey });
+    // Explaining folds the history twice (time travel): an interactive call, capped and budgeted like
+    // `?at=`. Over the cap the effect is still answered, with the cause left for a moment later.
+    const cause = await interactiveCall({ teamId: ctx.team.id, signal }, () => explainEffect({ streamId, reducerId, version: rest.version, eventIndex: rest.eventIndex, stateKey })).catch((e: unknown) => {
+      if (e instanceof AppError && (e.code === 'rate_limited' || e.code === 'unavailable')) return { unavailable: e.message };
+      throw e;
+    });
     return { ...flatten(rest), attemptLog, cause };
   }),
 
