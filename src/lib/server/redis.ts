@@ -111,12 +111,7 @@ let stalled = false;
 let probing = false;
 const answerWatchers = new Set<() => void>();
 
-/** Whether a command lately went unanswered past the fast-path bound (and no probe has answered since). */
-export function redisStalled(): boolean {
-  return stalled;
-}
-
-/** Whether the producer is connected and not stalled: signals may be sent now. */
+/** Whether the producer is connected and not stalled (no command lately went unanswered past the bound): signals may be sent now. */
 export function redisAnswering(): boolean {
   return !stalled && redis().status === 'ready';
 }
