@@ -86,9 +86,11 @@ describe('public streams under a flood', () => {
 });
 
 describe('limits per key and per team', () => {
-  it('rate-limits each API key on its own, says where it stands in RateLimit-* headers, and honours a team limit', async () => {
+  it('rate-limits each API key and its team, says where it stands in RateLimit-* headers, and honours a team limit', async () => {
     const team = await makeTeam(db());
     const [a, b] = [await team.key(['ingest']), await team.key(['ingest'])];
+    const other = await makeTeam(db());
+    const elsewhere = await other.key(['ingest']);
     const server = await startWeb({ ...own.env, KEY_RATE_LIMIT_PER_MINUTE: '3' });
     try {
       const url = `${server.url}/s/${team.slug}/limited`;
@@ -102,7 +104,9 @@ describe('limits per key and per team', () => {
       expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(over.headers.get('ratelimit-remaining')).toBe('0');
       await expectError(over, 429, 'rate_limited');
-      expect((await postJson(url, { i: 'b' }, bearer(b))).status).toBe(201); // another key is not affected
+      // Another key of the same team shares the team's limit; a key of another team is not affected.
+      await expectError(await postJson(url, { i: 'b' }, bearer(b)), 429, 'rate_limited');
+      expect((await postJson(`${server.url}/s/${other.slug}/limited`, { i: 'c' }, bearer(elsewhere))).status).toBe(201);
 
       const generous = await makeTeam(db());
       await db().team.update({ where: { id: generous.id }, data: { rateLimitPerMinute: 5 } });
