@@ -137,7 +137,7 @@ describe('recipients', () => {
     for (const to of [attack, attack[0], 'a@s.io;b@s.io', 'team: a@s.io, b@s.io;']) {
       const { state, effects } = await foldEmail({ to, subject: 'Hello' });
       expect(state).toMatchObject({ status: 'errored', errorIndex: 0 });
-      expect(state.errorMessage).toMatch(/email\(message\): to(\[\])? must be one email address/);
+      expect(state.errorMessage).toMatch(/email\(message\): to(\[\])? must be an email address, exactly one/);
       expect(effects).toBe(0);
     }
     // A row stored by other means is refused before any SMTP conversation.
@@ -156,7 +156,7 @@ describe('recipients', () => {
   it('takes exactly one Reply-To address', async () => {
     for (const replyTo of ['a@s.io, b@s.io', 'A <a@s.io>; B <b@s.io>', 'a@s.io b@s.io']) {
       const { state } = await foldEmail({ to: 'ada@example.com', subject: 'Reply', replyTo });
-      expect(state.errorMessage).toMatch(/replyTo must be one email address/);
+      expect(state.errorMessage).toMatch(/replyTo must be an email address, exactly one/);
     }
     const id = await insertEffect(db(), f, 'email', { to: 'ada@example.com', subject: 'Two replies', replyTo: 'a@s.io;b@s.io' });
     expect(await waitForEffect(db(), id)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/Invalid email payload: replyTo/) });

@@ -71,7 +71,7 @@ export const httpUrl = (what: string) => z.string({ error: `${what} must be an h
  * the address without anything an address list splits on.
  */
 export const ADDRESS = /^(?:[^@\s<>()[\]\\",;:]+@[^@\s<>()[\]\\",;:]+|[^<>\r\n]*<[^@\s<>()[\]\\",;:]+@[^@\s<>()[\]\\",;:]+>)$/;
-const ONE_ADDRESS_HELP = 'one email address like "ada@example.com" or "Ada <ada@example.com>" (a display name may not contain , ; : < > " ( ) or \\)';
+const ONE_ADDRESS_HELP = 'an email address, exactly one, like "ada@example.com" or "Ada <ada@example.com>" (a display name may not contain , ; : < > " ( ) or \\)';
 /** Exactly one recipient (see parseRecipient): never a list, a group or a name an address list would split. */
 export const address = (what: string) =>
   z.string({ error: `${what} must be ${ONE_ADDRESS_HELP}` })

@@ -31,7 +31,7 @@ export type EmailPayload = z.infer<typeof EmailPayload>;
 /** The recipients of a payload, one address each. */
 export const recipientsOf = (p: Pick<EmailPayload, 'to'>): string[] => (Array.isArray(p.to) ? p.to : [p.to]);
 
-const TO_HELP = 'to must be one email address string like "ada@example.com" or "Ada <ada@example.com>", or a list of them';
+const TO_HELP = 'to must be an email address string like "ada@example.com" or "Ada <ada@example.com>", or a list of them';
 const Message = z.object(
   {
     to: z.union([address('to'), recipientList('to')], { error: TO_HELP }),

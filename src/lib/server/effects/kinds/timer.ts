@@ -16,7 +16,7 @@ export const TimerPayload = z.object({
 export type TimerPayload = z.infer<typeof TimerPayload>;
 
 const ISO = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
-const DELAY_HELP = 'delay must be milliseconds or an ISO date string such as "2030-01-01T00:00:00Z"';
+const DELAY_HELP = 'delay must be milliseconds or an ISO date string such as "2026-12-24T18:00:00Z"';
 
 /** The due time of a delay: milliseconds after `now`, or an ISO date. */
 function dueTime(delay: unknown, now: number): number | string {
