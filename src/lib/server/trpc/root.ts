@@ -1,5 +1,6 @@
 // The management API: one router per domain.
 import { createCallerFactory, router } from './init.ts';
+import { accountRouter } from './routers/account.ts';
 import { apiKeyRouter } from './routers/api-key.ts';
 import { effectRouter } from './routers/effect.ts';
 import { inviteRouter } from './routers/invite.ts';
@@ -24,6 +25,7 @@ export const appRouter = router({
   senderDomain: senderDomainRouter,
   session: sessionRouter,
   twoFactor: twoFactorRouter,
+  account: accountRouter,
 });
 
 export type AppRouter = typeof appRouter;
