@@ -63,7 +63,7 @@ export async function runAdmin(args: string[]): Promise<void> {
     try {
       if (sub === 'create-user') {
         if (!values.email || !values.password) throw new Error('create-user needs --email and --password.');
-        const { user, team } = await createUser({ email: values.email, password: values.password, teamSlug: values.team });
+        const { user, team } = await createUser({ email: values.email, password: values.password, teamSlug: values.team, verified: true });
         out(`Created ${user.email}, owner of team \`${team.slug}\`.`, { user, team });
       } else if (sub === 'create-key') {
         if (!values.team || !values.scopes) throw new Error('create-key needs --team and --scopes.');

@@ -24,6 +24,8 @@ async function person(email = `${uniqueSlug('p')}@example.com`) {
   const api = createCaller(await createContext({ user, origin: 'http://pipet.test' }));
   return { user, team, api };
 }
+/** Setup only: the address counts as proven (the real flow is tested in email-verification.test.ts). */
+const markVerified = (user: { id: string }) => db().user.update({ where: { id: user.id }, data: { emailVerifiedAt: new Date() } });
 const asKey = async (key: string) => createCaller(await createContext({ authorization: `Bearer ${key}` }));
 const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: TRPCError) => e.code);
 
@@ -56,6 +58,7 @@ describe('a person signs up, builds a team and brings a teammate', () => {
     const bob = await person(bobEmail);
     expect(await bob.api.invite.preview({ token })).toMatchObject({ team: { slug: acme, name: 'Acme' }, role: 'member', email: bobEmail });
     expect(await code(bob.api.stream.list({ team: acme }))).toBe('NOT_FOUND');
+    await markVerified(bob.user);
     expect(await bob.api.invite.accept({ token })).toEqual({ team: { slug: acme, name: 'Acme' }, role: 'member' });
     expect((await bob.api.stream.list({ team: acme })).map((s) => s.slug)).toEqual(['signups']);
     expect((await bob.api.team.list()).map((t) => [t.slug, t.role])).toEqual([[bob.team.slug, 'owner'], [acme, 'member']]);

@@ -11,7 +11,7 @@ export function twoFactorStepPath(redirectTo: string | null): string {
   return redirectTo ? `/login/two-factor?redirectTo=${encodeURIComponent(redirectTo)}` : '/login/two-factor';
 }
 
-type Credentials = { email: string; password: string; clientAddress: string };
+type Credentials = { email: string; password: string; clientAddress: string; requestOrigin: string };
 
 export function credentialsAction(authenticate: (c: Credentials) => Promise<{ id: string; twoFactor?: boolean }>) {
   return async (event: RequestEvent) => {
@@ -22,7 +22,7 @@ export function credentialsAction(authenticate: (c: Credentials) => Promise<{ id
     const redirectTo = String(form.get('redirectTo') ?? '') || url.searchParams.get('redirectTo');
     let user: { id: string; twoFactor?: boolean };
     try {
-      user = await authenticate({ email, password, clientAddress: getClientAddress() });
+      user = await authenticate({ email, password, clientAddress: getClientAddress(), requestOrigin: url.origin });
     } catch (error) {
       if (error instanceof AppError) {
         return fail(error.status, { email, message: error.message, fields: (error.details ?? {}) as Record<string, string[] | undefined> });

@@ -1,5 +1,7 @@
 // Inviting someone to a team by email: a one-time link (only its token's digest is stored) that
-// works for 7 days; a new invite to the same address replaces the pending one.
+// works for 7 days, for the account with that verified address only (accept-invite.ts); a new
+// invite to the same address replaces the pending one. The link is returned here, to the inviter,
+// once; the outbox's listing hides it (trpc/routers/effect.ts).
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { hashToken, randomToken } from '../crypto.ts';
@@ -52,8 +54,8 @@ function inviteEmail({ to, teamName, role, by, url }: { to: string; teamName: st
   return {
     to,
     subject: `You're invited to ${teamName} on Pipet`,
-    text: `${by} invited you to join the team "${teamName}" on Pipet as ${role}.\n\nAccept the invite: ${url}\n\nThe link works once and expires in 7 days.`,
-    html: `<p>${escapeHtml(by)} invited you to join the team <strong>${escapeHtml(teamName)}</strong> on Pipet as ${role}.</p><p><a href="${escapeHtml(url)}">Accept the invite</a></p><p>The link works once and expires in 7 days.</p>`,
+    text: `${by} invited you to join the team "${teamName}" on Pipet as ${role}.\n\nAccept the invite: ${url}\n\nAccept it signed in as ${to}, once that address is verified. The link works once and expires in 7 days.`,
+    html: `<p>${escapeHtml(by)} invited you to join the team <strong>${escapeHtml(teamName)}</strong> on Pipet as ${role}.</p><p><a href="${escapeHtml(url)}">Accept the invite</a></p><p>Accept it signed in as ${escapeHtml(to)}, once that address is verified. The link works once and expires in 7 days.</p>`,
   };
 }
 

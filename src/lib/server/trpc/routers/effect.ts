@@ -2,6 +2,7 @@
 // team's email outbox. Every query is scoped to ctx.team: another team's effect is NOT_FOUND.
 // An effect's key is (streamId, id); the ids receivers see come alone, so `get` and `retry` by id
 // look the effect up across the team's streams (on Citus, every shard: management rates only).
+// The outbox never shows an invite's link: it is a credential, shown once to whoever invited.
 import { z } from 'zod';
 import { router, teamProcedure } from '../init.ts';
 import { AppError } from '../../errors.ts';
@@ -54,6 +55,19 @@ function parseCursor(cursor: string): { streamId: string; id: string } {
   const streamId = cursor.slice(0, 36);
   if (cursor[36] !== '.' || !z.uuid().safeParse(streamId).success) throw new AppError('bad_request', 'This cursor is not one a page of effects gave.');
   return { streamId, id: cursor.slice(37) };
+}
+
+const INVITE_LINK = /\/invite\/[a-z0-9]{16,128}/gi;
+const REDACTED_LINK = '/invite/[link hidden: shown once to whoever sent the invite]';
+
+/**
+ * An email of Pipet's own (an invite: no effectId) as the outbox lists it: the link's token taken
+ * out, for every caller. A member could otherwise read an admin's invite; an admin who lost the
+ * link invites again, which replaces it.
+ */
+function redactInvite<T extends { effectId: string | null; text: string | null; html: string | null }>(row: T): T {
+  if (row.effectId !== null) return row;
+  return { ...row, text: row.text?.replace(INVITE_LINK, REDACTED_LINK) ?? null, html: row.html?.replace(INVITE_LINK, REDACTED_LINK) ?? null };
 }
 
 function summarize(kind: EffectKind, payload: unknown): string {
@@ -129,7 +143,7 @@ export const effectRouter = router({
       ...(input.cursor ? { cursor: { teamId_id: { teamId: ctx.team.id, id: input.cursor } }, skip: 1 } : {}),
     });
     const more = rows.length > input.limit;
-    const items = rows.slice(0, input.limit).map(({ teamId: _teamId, ...rest }) => rest);
+    const items = rows.slice(0, input.limit).map(({ teamId: _teamId, ...rest }) => redactInvite(rest));
     return { items, nextCursor: more ? items[items.length - 1].id : null };
   }),
 });

@@ -1,5 +1,7 @@
 // Invites: admins invite by email with a role (teams/invite-member.ts); the emailed link's token
-// works once within 7 days. `preview` and `accept` take the token itself and need no membership.
+// works once within 7 days, and only for the account whose verified email was invited. The link is
+// in `create`'s answer and the email only: `list` never returns it. `preview` and `accept` take the
+// token itself and need no membership.
 import { z } from 'zod';
 import { Email } from '../../auth/create-user.ts';
 import { AppError } from '../../errors.ts';
@@ -40,11 +42,11 @@ export const inviteRouter = router({
       return { revoked: input.id };
     }),
 
-  /** The team and role a link invites to; anyone holding the link may see it. */
+  /** The team and role a link invites to; anyone holding the link may see it, the address masked unless it is theirs. */
   preview: publicProcedure.input(Token).query(async ({ ctx, input }) => {
-    const invite = await findPendingInvite(input.token, ctx.db);
+    const invite = await findPendingInvite(input.token, ctx.caller.kind === 'user' ? ctx.caller.email : null, ctx.db);
     if (!invite) throw new AppError('not_found', INVITE_GONE);
-    return { team: invite.team, email: invite.email, role: invite.role, expiresAt: invite.expiresAt, invitedBy: invite.invitedBy?.email ?? null };
+    return { team: invite.team, email: invite.email, forYou: invite.forViewer, role: invite.role, expiresAt: invite.expiresAt, invitedBy: invite.invitedBy?.email ?? null };
   }),
 
   accept: userProcedure.input(Token).mutation(({ ctx, input }) => acceptInvite({ token: input.token, userId: ctx.caller.userId, db: ctx.db })),
