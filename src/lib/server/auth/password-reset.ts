@@ -65,8 +65,11 @@ export async function findPasswordReset(token: string, db: Db = defaultDb()) {
 
 export type CompleteResetOptions = { token: string; password: string; db?: Db };
 
-/** Sets the new password and ends every session of the account; the caller starts a new one. */
-export async function completePasswordReset({ token, password, db = defaultDb() }: CompleteResetOptions): Promise<{ id: string; email: string; sessionsEnded: number }> {
+/**
+ * Sets the new password and ends every session of the account; the caller starts a new one, which
+ * with two-factor on still waits for the second factor (a reset proves the mailbox, not the device).
+ */
+export async function completePasswordReset({ token, password, db = defaultDb() }: CompleteResetOptions): Promise<{ id: string; email: string; twoFactor: boolean; sessionsEnded: number }> {
   const parsed = Password.safeParse(password);
   if (!parsed.success) throw new AppError('bad_request', parsed.error.issues[0].message, { details: { password: [parsed.error.issues[0].message] } });
   if (!Token.safeParse(token).success) throw new AppError('not_found', RESET_GONE);
@@ -79,10 +82,10 @@ export async function completePasswordReset({ token, password, db = defaultDb() 
     const { userId } = await tx.passwordReset.findUniqueOrThrow({ where: { id }, select: { userId: true } });
     const before = await tx.user.findUniqueOrThrow({ where: { id: userId }, select: { email: true, emailVerifiedAt: true } });
     // The link reached the account's address: that proves it, as a verification code would.
-    const user = await tx.user.update({ where: { id: userId }, data: { passwordHash, emailVerifiedAt: before.emailVerifiedAt ?? new Date() }, select: { id: true, email: true } });
+    const { totpKey, ...user } = await tx.user.update({ where: { id: userId }, data: { passwordHash, emailVerifiedAt: before.emailVerifiedAt ?? new Date() }, select: { id: true, email: true, totpKey: true } });
     await tx.passwordReset.deleteMany({ where: { userId, id: { not: id } } });
     await tx.emailVerification.deleteMany({ where: { userId, email: user.email } });
     const sessionsEnded = await invalidateUserSessions(userId, tx);
-    return { ...user, sessionsEnded };
+    return { ...user, twoFactor: totpKey !== null, sessionsEnded };
   });
 }

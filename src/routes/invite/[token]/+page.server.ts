@@ -13,14 +13,23 @@ function refuseBadLink(e: unknown): never {
 export const load: PageServerLoad = async (event) => {
   const api = await serverCaller(event);
   const invite = await ifFound(api.invite.preview({ token: event.params.token }), () => null).catch(refuseBadLink);
-  return { invite, user: event.locals.user, path: event.url.pathname };
+  // Whether the signed-in account may accept: the invited address, and verified.
+  const verified = event.locals.user && invite?.forYou ? (await api.account.get()).verified : false;
+  return { invite, user: event.locals.user ? { email: event.locals.user.email } : null, verified, path: event.url.pathname };
 };
 
 export const actions: Actions = {
   accept: async (event) => {
     if (!event.locals.user) redirect(303, `/login?redirectTo=${encodeURIComponent(event.url.pathname)}`);
     const api = await serverCaller(event);
-    const accepted = await ifFound(api.invite.accept({ token: event.params.token }), (e) => fail(404, { message: e.message })).catch(refuseBadLink);
+    let accepted;
+    try {
+      accepted = await ifFound(api.invite.accept({ token: event.params.token }), (e) => fail(404, { message: e.message }));
+    } catch (e) {
+      // Another account, or this one before its address is verified: say so, change nothing.
+      if (e instanceof TRPCError && e.code === 'FORBIDDEN') return fail(403, { message: e.message });
+      refuseBadLink(e);
+    }
     if ('status' in accepted) return accepted;
     redirect(303, `/${accepted.team.slug}`);
   },
