@@ -326,10 +326,30 @@ describe('sign in with GitHub', () => {
       const page = await chromium.newPage({ viewport: { width: 375, height: 800 } });
       const errors = watchErrors(page);
       await page.goto(`${web.url}/login`, { waitUntil: 'networkidle' });
+      await shoot(page, 'github-oauth-login');
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.waitForTimeout(300); // the buttons' colour transition
+      await shoot(page, 'github-oauth-login-dark');
+      // The button fits a phone's width.
+      const button = (await page.getByRole('link', { name: 'Continue with GitHub' }).boundingBox())!;
+      expect(button.x + button.width).toBeLessThanOrEqual(375);
       await page.getByRole('link', { name: 'Continue with GitHub' }).click();
       await page.getByRole('heading', { level: 2, name: 'Streams' }).waitFor({ timeout: 20_000 });
       expect(new URL(page.url()).pathname).toBe(`/${login}`);
       await shoot(page, 'github-oauth-signed-in');
+
+      // An existing verified account: the page that says to log in with the password.
+      const email = `${uniqueSlug('ada')}@example.com`;
+      await passwordAccount(email, true);
+      stub.signInAs(githubAccount(uniqueSlug('ada'), [{ email, primary: true, verified: true }]));
+      const other = await chromium.newPage({ viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
+      errors.push(...watchErrors(other));
+      await other.goto(`${web.url}/login/github`);
+      await other.getByRole('heading', { name: 'Log in to link GitHub' }).waitFor();
+      await shoot(other, 'github-oauth-exists-dark');
+      await other.getByRole('link', { name: 'Log in with your password' }).click();
+      await other.getByLabel('Email').waitFor();
+      expect(await other.getByLabel('Email').inputValue()).toBe(email);
       expect(errors).toEqual([]);
     } finally {
       await chromium.close();
