@@ -28,7 +28,13 @@ async function currentLength(ctx: StreamContext): Promise<number> {
   return length;
 }
 
+/** `Accept: application/x-ndjson` asks for the slice as NDJSON: every element in range, of any size. */
+function wantsNdjson(request: Request): boolean {
+  return /application\/x-ndjson/i.test(request.headers.get('accept') ?? '');
+}
+
 export async function readSlice(ctx: StreamContext): Promise<Response> {
+  if (wantsNdjson(ctx.event.request)) return readSliceNdjson(ctx);
   const start = intParam(ctx.url, 'start');
   const end = intParam(ctx.url, 'end');
   const limit = intParam(ctx.url, 'limit', { min: 1, max: 1000 }) ?? 100;
@@ -46,32 +52,51 @@ export async function readSlice(ctx: StreamContext): Promise<Response> {
     next.searchParams.set('limit', String(limit));
     headers.set('link', `<${next.pathname}${next.search}>; rel="next"`);
   }
-  return new Response(await sliceBody(ctx.stream.id, range, ctx.event.request.signal), { headers });
+  return new Response(await chunkedBody(ctx.stream.id, range, ctx.event.request.signal), { headers });
 }
 
 /**
- * The slice's JSON array, written as it is read: one chunk of events in memory at a time, read when
- * the client has taken the last one, and nothing more read once it goes away. The first chunk is
- * read before answering, so a database failure is still an honest error status.
+ * The NDJSON export: slice(start, end) (the whole stream by default), one line per element,
+ * `{"index","receivedAt","body"}`. No page limit and no byte cut: it is written a chunk at a time
+ * as the client reads, so memory stays flat however long the range. The end is the length when
+ * the request came; `Pipet-Length` says it, so a client resuming after a break asks for the same end.
  */
-async function sliceBody(streamId: string, range: { start: number; end: number }, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+async function readSliceNdjson(ctx: StreamContext): Promise<Response> {
+  const length = await currentLength(ctx);
+  const range = sliceRange(length, intParam(ctx.url, 'start'), intParam(ctx.url, 'end'), Infinity);
+  const line = (e: StoredEvent) => `{"index":${e.index},"receivedAt":"${e.receivedAt.toISOString()}","body":${e.bodyJson}}\n`;
+  const body = await chunkedBody(ctx.stream.id, range, ctx.event.request.signal, { open: '', item: line, separator: '', close: '' });
+  return new Response(body, { headers: { 'pipet-length': String(length), 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' } });
+}
+
+/** How a chunked body is framed: a JSON array's brackets and commas, or NDJSON's lines. */
+type Framing = { open: string; item: (e: StoredEvent) => string; separator: string; close: string };
+
+const JSON_ARRAY: Framing = { open: '[', item: (e) => e.bodyJson, separator: ',', close: ']' };
+
+/**
+ * A slice's body, written as it is read: one chunk of events in memory at a time, read when the
+ * client has taken the last one, and nothing more read once it goes away. The first chunk is read
+ * before answering, so a database failure is still an honest error status.
+ */
+async function chunkedBody(streamId: string, range: { start: number; end: number }, signal: AbortSignal, framing: Framing = JSON_ARRAY): Promise<ReadableStream<Uint8Array>> {
   const gone = new AbortController();
   const chunks = readEventChunks({ streamId, start: range.start, end: range.end, signal: AbortSignal.any([signal, gone.signal]) });
   const encoder = new TextEncoder();
   let first: IteratorResult<StoredEvent[]> | undefined = await chunks.next();
-  let separator = '[';
+  let started = false;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         const chunk = first ?? (await chunks.next());
         first = undefined;
         if (chunk.done) {
-          controller.enqueue(encoder.encode(separator === '[' ? '[]' : ']'));
+          controller.enqueue(encoder.encode(started ? framing.close : framing.open + framing.close));
           controller.close();
           return;
         }
-        controller.enqueue(encoder.encode(separator + chunk.value.map((e) => e.bodyJson).join(',')));
-        separator = ',';
+        controller.enqueue(encoder.encode((started ? framing.separator : framing.open) + chunk.value.map(framing.item).join(framing.separator)));
+        started = true;
       },
       async cancel() {
         gone.abort();
