@@ -13,6 +13,7 @@ import { reducerRows } from './authorization-rows/reducer.ts';
 import { effectRows } from './authorization-rows/effect.ts';
 import { recipeRows } from './authorization-rows/recipe.ts';
 import { senderDomainRows } from './authorization-rows/sender-domain.ts';
+import { auditRows } from './authorization-rows/audit.ts';
 import { accountRows } from './authorization-rows/account.ts';
 import { sessionRows } from './authorization-rows/session.ts';
 import { twoFactorRows } from './authorization-rows/two-factor.ts';
@@ -22,7 +23,7 @@ const { appRouter, createCaller } = await import('../../src/lib/server/trpc/root
 const { createContext } = await import('../../src/lib/server/trpc/context.ts');
 const { db } = await import('../../src/lib/server/db/client.ts');
 
-const tables = { teamRows, memberRows, inviteRows, apiKeyRows, streamRows, reducerRows, effectRows, recipeRows, senderDomainRows, accountRows, sessionRows, twoFactorRows };
+const tables = { teamRows, memberRows, inviteRows, apiKeyRows, streamRows, reducerRows, effectRows, recipeRows, senderDomainRows, accountRows, sessionRows, twoFactorRows, auditRows };
 const rows: MatrixRows = {};
 const duplicates: string[] = [];
 for (const table of Object.values(tables)) {

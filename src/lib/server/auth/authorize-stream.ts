@@ -1,12 +1,15 @@
 // Who may read or append to /s/{team}/{stream}: a key with the right scope for this team (and
 // stream, if the key is limited to one), a signed-in member, or anyone when the stream is public.
 // Reads only: a stream that an append may create is reported as such, and created by the caller.
+// A system stream (the audit log, `_audit`) takes no append from anyone, and a person reads it
+// with their session only as an admin; keys read it by their `read` scope, as any stream.
 import type { LimitedTeam } from '../rate-limit.ts';
 import { db as defaultDb, sql, type DbTx } from '../db/client.ts';
 import { cached } from './auth-cache.ts';
 import { AppError } from '../errors.ts';
 import { findApiKey } from './api-keys.ts';
-import { isSlug } from '../../schemas/vocabulary.ts';
+import { atLeast, isSlug } from '../../schemas/vocabulary.ts';
+import { AUDIT_STREAM_SLUG, isStreamRef, systemStreamAppendRefused, systemStreamNeedsAdmin } from '../audit/audit-stream.ts';
 import { streamIdFor } from '../streams/stream-id.ts';
 import { twoFactorRequired } from './two-factor.ts';
 import type { SignatureScheme } from '../../schemas/stream-signature.ts';
@@ -56,12 +59,13 @@ export type CreateGrant = { stream: null; team: StreamGrant['team']; anonymous: 
 
 
 export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFrom = 'header', userId, userTwoFactor = false }: AuthorizeStreamOptions): Promise<StreamGrant | CreateGrant> {
-  if (!isSlug(teamSlug) || !isSlug(streamSlug)) {
+  if (!isSlug(teamSlug) || !isStreamRef(streamSlug)) {
     throw new AppError('not_found', 'No such stream: team and stream names are lowercase letters, digits and dashes.');
   }
   // The key and the team with its stream: from this process's cache (auth-cache.ts), else looked up at once.
   const [apiKey, found] = await Promise.all([key ? findApiKey(key) : null, loadTeamAndStream(teamSlug, streamSlug)]);
   const team = found?.team ?? null;
+  if (access === 'append' && (streamSlug === AUDIT_STREAM_SLUG || found?.stream?.system)) throw systemStreamAppendRefused(teamSlug);
 
   if (key) {
     if (!apiKey) throw new AppError('unauthorized', 'This API key is not valid (it may have been revoked).');
@@ -84,6 +88,7 @@ export async function authorizeStream({ teamSlug, streamSlug, access, key, keyFr
     // A member without two-factor, in a team that requires it, is refused as a member (public streams stay public).
     if (member && team.requireTwoFactor && !userTwoFactor) refusal = twoFactorRequired(teamSlug);
     else if (member) {
+      if (stream?.system && !atLeast(member.role, 'admin')) throw systemStreamNeedsAdmin(teamSlug);
       if (!stream) throw new AppError('not_found', `No stream \`${streamSlug}\` in team \`${teamSlug}\`.`);
       return { stream, team, anonymous: false, principal: `user:${userId}` };
     }
@@ -111,7 +116,7 @@ function refuseKeyInUrl(scopes: string[], access: StreamAccess): void {
   }
 }
 
-type StreamRow = StreamGrant['stream'] & { publicRead: boolean; publicWrite: boolean };
+type StreamRow = StreamGrant['stream'] & { publicRead: boolean; publicWrite: boolean; system: boolean };
 
 type TeamAndStream = { team: StreamGrant['team'] & { autoCreateStreams: boolean; requireTwoFactor: boolean }; stream: StreamRow | null };
 
@@ -122,7 +127,7 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
     async () => {
       const [r] = await sql<{ teamId: string; autoCreateStreams: boolean; requireTwoFactor: boolean } & Omit<LimitedTeam, 'id'> & { [K in keyof StreamRow]: StreamRow[K] | null }>(
         `SELECT t.id AS "teamId", t."autoCreateStreams", t."requireTwoFactor", t."rateLimitPerMinute", t."accountId", u."rateLimitPerMinute" AS "accountRateLimitPerMinute",
-                s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite", s."signatureScheme", s."signatureSecret"
+                s.id, s.slug, s."allowedOrigins", s."publicRead", s."publicWrite", s."signatureScheme", s."signatureSecret", s.system
          FROM "Team" t LEFT JOIN "User" u ON u.id = t."accountId" LEFT JOIN "Stream" s ON s.id = $2::uuid AND s."teamId" = t.id
          WHERE t.slug = $1`,
         // By primary key, the id derived from the slugs: one shard on Citus (Team is a reference table).
@@ -148,6 +153,7 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
             publicWrite: r.publicWrite!,
             signatureScheme: r.signatureScheme,
             signatureSecret: r.signatureSecret,
+            system: r.system!,
           }
         : null;
       return { team, stream };
@@ -159,7 +165,7 @@ function loadTeamAndStream(teamSlug: string, streamSlug: string): Promise<TeamAn
 
 /** The stream's allowed origins, for CORS on responses that failed before authorization. */
 export async function allowedOriginsOf(teamSlug: string, streamSlug: string, db: DbTx = defaultDb()): Promise<string[]> {
-  if (!isSlug(teamSlug) || !isSlug(streamSlug)) return [];
+  if (!isSlug(teamSlug) || !isStreamRef(streamSlug)) return [];
   const stream = await db.stream.findUnique({ where: { id: streamIdFor(teamSlug, streamSlug) }, select: { allowedOrigins: true } });
   return stream?.allowedOrigins ?? [];
 }

@@ -16,8 +16,9 @@ function recipeReducerNames(): string[] {
 export async function readFirstRun({ teamId, db = defaultDb() }: ReadFirstRunOptions) {
   const [keys, firstStream, reducers, recipeReducers] = await Promise.all([
     db.apiKey.count({ where: { teamId, revokedAt: null } }),
-    db.stream.findFirst({ where: { teamId, length: { gt: 0 } }, select: { slug: true, length: true, lastEventAt: true }, orderBy: { lastEventAt: 'desc' } }),
-    db.reducer.findFirst({ where: { stream: { teamId } }, select: { name: true, stream: { select: { slug: true } } }, orderBy: { createdAt: 'asc' } }),
+    // The team's own streams: the audit log fills as keys are made, which is not a first event.
+    db.stream.findFirst({ where: { teamId, system: false, length: { gt: 0 } }, select: { slug: true, length: true, lastEventAt: true }, orderBy: { lastEventAt: 'desc' } }),
+    db.reducer.findFirst({ where: { stream: { teamId, system: false } }, select: { name: true, stream: { select: { slug: true } } }, orderBy: { createdAt: 'asc' } }),
     db.reducer.count({ where: { stream: { teamId }, name: { in: recipeReducerNames() } } }),
   ]);
   return {

@@ -2,6 +2,7 @@
 import { createCallerFactory, router } from './init.ts';
 import { accountRouter } from './routers/account.ts';
 import { apiKeyRouter } from './routers/api-key.ts';
+import { auditRouter } from './routers/audit.ts';
 import { effectRouter } from './routers/effect.ts';
 import { inviteRouter } from './routers/invite.ts';
 import { memberRouter } from './routers/member.ts';
@@ -25,6 +26,7 @@ export const appRouter = router({
   senderDomain: senderDomainRouter,
   session: sessionRouter,
   twoFactor: twoFactorRouter,
+  audit: auditRouter,
   account: accountRouter,
 });
 

@@ -1,12 +1,16 @@
 // API keys of a team: create (the secret is returned once), list without secrets, revoke.
 import { z } from 'zod';
 import { createApiKey } from '../../auth/api-keys.ts';
-import { Scope, Slug as StreamSlug } from '../../../schemas/vocabulary.ts';
+import { Scope } from '../../../schemas/vocabulary.ts';
 import { AppError } from '../../errors.ts';
 import { invalidate } from '../../auth/auth-cache.ts';
 import { router, teamRoleProcedure } from '../init.ts';
 import type { Context } from '../context.ts';
 import { streamIdFor } from '../../streams/stream-id.ts';
+import { AUDIT_STREAM_SLUG, StreamRef as StreamSlug } from '../../audit/audit-stream.ts';
+import { audited } from '../../audit/record-audit.ts';
+
+const keyTarget = (k: { id: string; name: string; prefix: string }) => ({ key: k.id, name: k.name, prefix: k.prefix });
 
 
 /**
@@ -24,14 +28,19 @@ export const apiKeyRouter = router({
   create: teamRoleProcedure('admin')
     .input(z.object({ name: z.string().trim().min(1, 'Name the key (where it is used).').max(100), scopes: z.array(Scope).min(1).max(3), stream: StreamSlug.optional() }))
     .mutation(async ({ ctx, input }) => {
+      // The audit log may have a key of its own, to read it (a SIEM's, say): nothing may append to it.
+      if (input.stream === AUDIT_STREAM_SLUG && input.scopes.some((s) => s !== 'read')) throw new AppError('bad_request', 'A key limited to the audit log (`_audit`) can only read it: give it the `read` scope alone.');
       const streamId = input.stream ? streamIdFor(ctx.team.slug, input.stream) : null;
       const creator = await creatorOf(ctx);
-      // One transaction: createApiKey holds the stream's row until the key is in (no foreign key does).
-      const key = await ctx.db
-        .$transaction((tx) => createApiKey({ teamId: ctx.team.id, name: input.name, scopes: input.scopes, streamId, ...creator, db: tx }))
-        .catch((error: unknown) => {
-          throw error instanceof AppError && error.code === 'not_found' ? new AppError('not_found', `No stream \`${input.stream}\`.`) : error;
-        });
+      // One transaction: createApiKey holds the stream's row until the key is in (no foreign key does); the audit entry commits with the key.
+      const key = await audited(
+        ctx,
+        [ctx.team],
+        (tx) => createApiKey({ teamId: ctx.team.id, name: input.name, scopes: input.scopes, streamId, ...creator, db: tx }),
+        (k) => ({ action: 'key.created', target: { ...keyTarget(k), scopes: k.scopes, stream: input.stream ?? null } }),
+      ).catch((error: unknown) => {
+        throw error instanceof AppError && error.code === 'not_found' ? new AppError('not_found', `No stream \`${input.stream}\`.`) : error;
+      });
       return { id: key.id, name: key.name, prefix: key.prefix, scopes: key.scopes, stream: input.stream ?? null, createdAt: key.createdAt, key: key.key };
     }),
 
@@ -63,7 +72,13 @@ export const apiKeyRouter = router({
     .input(z.object({ id: z.string().uuid() }))
     .mutation(async ({ ctx, input }) => {
       if (ctx.caller.kind !== 'user') throw new AppError('forbidden', 'A key is handed over to a person: sign in to take it over.');
-      const { count } = await ctx.db.apiKey.updateMany({ where: { id: input.id, teamId: ctx.team.id, revokedAt: null }, data: { createdById: ctx.caller.userId, createdByKeyId: null } });
+      const caller = ctx.caller;
+      const { count } = await audited(
+        ctx,
+        [ctx.team],
+        (tx) => tx.apiKey.updateMany({ where: { id: input.id, teamId: ctx.team.id, revokedAt: null }, data: { createdById: caller.userId, createdByKeyId: null } }),
+        async ({ count }, tx) => (count > 0 ? { action: 'key.handed_over', target: keyTarget(await tx.apiKey.findUniqueOrThrow({ where: { id: input.id } })) } : null),
+      );
       if (count === 0) throw new AppError('not_found', 'No such key in this team.');
       return { id: input.id, createdBy: ctx.caller.email };
     }),
@@ -72,7 +87,12 @@ export const apiKeyRouter = router({
   revoke: teamRoleProcedure('admin')
     .input(z.object({ id: z.string().uuid() }))
     .mutation(async ({ ctx, input }) => {
-      const { count } = await ctx.db.apiKey.updateMany({ where: { id: input.id, teamId: ctx.team.id, revokedAt: null }, data: { revokedAt: new Date() } });
+      const { count } = await audited(
+        ctx,
+        [ctx.team],
+        (tx) => tx.apiKey.updateMany({ where: { id: input.id, teamId: ctx.team.id, revokedAt: null }, data: { revokedAt: new Date() } }),
+        async ({ count }, tx) => (count > 0 ? { action: 'key.revoked', target: keyTarget(await tx.apiKey.findUniqueOrThrow({ where: { id: input.id } })) } : null),
+      );
       if (count === 0) throw new AppError('not_found', 'No such key in this team.');
       await invalidate({ kind: 'key', id: input.id });
       return { revoked: input.id };

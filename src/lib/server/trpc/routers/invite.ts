@@ -9,14 +9,15 @@ import { acceptInvite, findPendingInvite, INVITE_GONE } from '../../teams/accept
 import { inviteMember, inviteSelect } from '../../teams/invite-member.ts';
 import { Role } from '../../../schemas/vocabulary.ts';
 import { publicProcedure, router, teamRoleProcedure, userProcedure } from '../init.ts';
+import { audited, recordAudit } from '../../audit/record-audit.ts';
 
 const Token = z.object({ token: z.string().min(1).max(128) });
 
 export const inviteRouter = router({
   create: teamRoleProcedure('admin')
     .input(z.object({ email: Email, role: Role.default('member') }))
-    .mutation(({ ctx, input }) =>
-      inviteMember({
+    .mutation(async ({ ctx, input }) => {
+      const invite = await inviteMember({
         team: ctx.team,
         inviterRole: ctx.role,
         inviter: ctx.caller.kind === 'user' ? { userId: ctx.caller.userId, email: ctx.caller.email } : null,
@@ -24,8 +25,11 @@ export const inviteRouter = router({
         role: input.role,
         requestOrigin: ctx.origin,
         db: ctx.db,
-      }),
-    ),
+      });
+      // After inviteMember's own commit; never the link (its token is the credential).
+      await recordAudit(ctx, [ctx.team], { action: 'member.invited', target: { invite: invite.id, email: invite.email, role: invite.role } });
+      return invite;
+    }),
 
   /** Pending invites (neither accepted nor revoked); expired ones are flagged. */
   list: teamRoleProcedure('admin').query(async ({ ctx }) => {
@@ -37,7 +41,15 @@ export const inviteRouter = router({
   revoke: teamRoleProcedure('admin')
     .input(z.object({ id: z.string().uuid() }))
     .mutation(async ({ ctx, input }) => {
-      const { count } = await ctx.db.invite.updateMany({ where: { id: input.id, teamId: ctx.team.id, acceptedAt: null, revokedAt: null }, data: { revokedAt: new Date() } });
+      const { count } = await audited(
+        ctx,
+        [ctx.team],
+        (tx) => tx.invite.updateMany({ where: { id: input.id, teamId: ctx.team.id, acceptedAt: null, revokedAt: null }, data: { revokedAt: new Date() } }),
+        async ({ count }, tx) => {
+          const invite = count > 0 ? await tx.invite.findUniqueOrThrow({ where: { id: input.id }, select: { email: true, role: true } }) : null;
+          return invite && { action: 'member.invite_revoked', target: { invite: input.id, email: invite.email, role: invite.role } };
+        },
+      );
       if (count === 0) throw new AppError('not_found', 'No pending invite with this id.');
       return { revoked: input.id };
     }),
@@ -49,5 +61,10 @@ export const inviteRouter = router({
     return { team: invite.team, email: invite.email, forYou: invite.forViewer, role: invite.role, expiresAt: invite.expiresAt, invitedBy: invite.invitedBy?.email ?? null };
   }),
 
-  accept: userProcedure.input(Token).mutation(({ ctx, input }) => acceptInvite({ token: input.token, userId: ctx.caller.userId, db: ctx.db })),
+  accept: userProcedure.input(Token).mutation(async ({ ctx, input }) => {
+    const joined = await acceptInvite({ token: input.token, userId: ctx.caller.userId, db: ctx.db });
+    const team = await ctx.db.team.findUnique({ where: { slug: joined.team.slug }, select: { id: true, slug: true } });
+    if (team) await recordAudit(ctx, [team], { action: 'member.joined', target: { userId: ctx.caller.userId, email: ctx.caller.email, role: joined.role } });
+    return joined;
+  }),
 });

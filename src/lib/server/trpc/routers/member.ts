@@ -5,8 +5,20 @@ import { Role } from '../../../schemas/vocabulary.ts';
 import { AppError } from '../../errors.ts';
 import { changeMemberRole, leaveTeam, removeMember } from '../../teams/manage-members.ts';
 import { router, teamProcedure, teamRoleProcedure } from '../init.ts';
+import type { Context } from '../context.ts';
+import { recordAudit } from '../../audit/record-audit.ts';
 
 const MemberInput = z.object({ userId: z.string().uuid() });
+
+/** Who a change is about, for the audit log (read before the change: a removed member's row is gone after). */
+async function memberOf(ctx: Context & { team: { id: string } }, userId: string) {
+  const m = await ctx.db.membership.findUnique({ where: { teamId_userId: { teamId: ctx.team.id, userId } }, select: { role: true, user: { select: { email: true } } } });
+  return { userId, email: m?.user.email ?? null, role: m?.role ?? null };
+}
+
+const keysOf = (keys: { id: string; name: string; prefix: string }[]) => keys.map((k) => ({ key: k.id, name: k.name, prefix: k.prefix }));
+
+// Member changes commit inside teams/manage-members.ts (serializable): their entries follow at once (record-audit.ts).
 
 export const memberRouter = router({
   list: teamProcedure.query(async ({ ctx }) => {
@@ -27,15 +39,26 @@ export const memberRouter = router({
 
   updateRole: teamRoleProcedure('admin')
     .input(MemberInput.extend({ role: Role }))
-    .mutation(({ ctx, input }) => changeMemberRole({ teamId: ctx.team.id, userId: input.userId, role: input.role, callerRole: ctx.role, db: ctx.db })),
+    .mutation(async ({ ctx, input }) => {
+      const before = await memberOf(ctx, input.userId);
+      const changed = await changeMemberRole({ teamId: ctx.team.id, userId: input.userId, role: input.role, callerRole: ctx.role, db: ctx.db });
+      await recordAudit(ctx, [ctx.team], { action: 'member.role_changed', target: { userId: before.userId, email: before.email, from: before.role, to: changed.role, revokedKeys: keysOf(changed.revokedKeys) } });
+      return changed;
+    }),
 
   remove: teamRoleProcedure('admin')
     .input(MemberInput)
-    .mutation(({ ctx, input }) => removeMember({ teamId: ctx.team.id, userId: input.userId, callerRole: ctx.role, db: ctx.db })),
+    .mutation(async ({ ctx, input }) => {
+      const before = await memberOf(ctx, input.userId);
+      const removed = await removeMember({ teamId: ctx.team.id, userId: input.userId, callerRole: ctx.role, db: ctx.db });
+      await recordAudit(ctx, [ctx.team], { action: 'member.removed', target: { userId: before.userId, email: before.email, role: before.role, revokedKeys: keysOf(removed.revokedKeys) } });
+      return removed;
+    }),
 
   leave: teamProcedure.mutation(async ({ ctx }) => {
     if (ctx.caller.kind !== 'user') throw new AppError('forbidden', 'An API key is not a member and cannot leave a team.');
-    await leaveTeam({ teamId: ctx.team.id, userId: ctx.caller.userId, callerRole: ctx.role, db: ctx.db });
+    const left = await leaveTeam({ teamId: ctx.team.id, userId: ctx.caller.userId, callerRole: ctx.role, db: ctx.db });
+    await recordAudit(ctx, [ctx.team], { action: 'member.left', target: { userId: ctx.caller.userId, email: ctx.caller.email, role: ctx.role, revokedKeys: keysOf(left.revokedKeys) } });
     return { left: ctx.team.slug };
   }),
 });

@@ -9,7 +9,7 @@ import { stateAt } from '../../reducers/state-at.ts';
 import { interactiveCall } from '../../reducers/interactive-call.ts';
 import { readReplayPreview, startReplayPreview } from '../../reducers/preview-replay.ts';
 import { enqueue } from '../../queue/enqueue.ts';
-import { Slug } from '../../../schemas/vocabulary.ts';
+import { atLeast, Slug, type Role } from '../../../schemas/vocabulary.ts';
 import { readReducerProgress } from '../../reducers/read-reducer-progress.ts';
 import { streamIdFor } from '../../streams/stream-id.ts';
 import { keyAt, keyHistory, listKeys, readKey } from '../../reducers/read-keys.ts';
@@ -17,8 +17,11 @@ import { deleteKey } from '../../reducers/delete-key.ts';
 import { readKeyGrowth } from '../../reducers/read-key-growth.ts';
 import { MAX_KEY_BYTES } from '../../reducers/sandbox/index.ts';
 import { consume, limiter, SCAN_RATE_LIMIT_PER_MINUTE } from '../../rate-limit.ts';
+import { StreamRef, systemStreamNeedsAdmin } from '../../audit/audit-stream.ts';
+import { audited, recordAudit } from '../../audit/record-audit.ts';
 
-const StreamInput = z.object({ stream: Slug });
+// Any stream, the audit log (`_audit`) included: reducers fold it like any other, for its admins.
+const StreamInput = z.object({ stream: StreamRef });
 const ReducerInput = StreamInput.extend({ name: Slug });
 const PREVIEW = 10_000;
 const Key = z.string().min(1).refine((k) => Buffer.byteLength(k) <= MAX_KEY_BYTES, `A key is at most ${MAX_KEY_BYTES} bytes of UTF-8.`);
@@ -33,21 +36,30 @@ function keyScope(r: Awaited<ReturnType<typeof findReducer>>) {
 
 const parse = (json: string) => JSON.parse(json) as unknown;
 
-async function findStream(ctx: Context & { team: { id: string; slug: string } }, slug: string) {
-  const stream = await ctx.db.stream.findUnique({ where: { id: streamIdFor(ctx.team.slug, slug), teamId: ctx.team.id }, select: { id: true, slug: true, length: true } });
+type TeamContext = Context & { team: { id: string; slug: string }; role: Role };
+
+/** The audit log's reducers, like the log itself, are for admins (and manage keys). */
+function checkSystem(ctx: TeamContext, stream: { system: boolean }): void {
+  if (stream.system && !atLeast(ctx.role, 'admin')) throw systemStreamNeedsAdmin(ctx.team.slug);
+}
+
+async function findStream(ctx: TeamContext, slug: string) {
+  const stream = await ctx.db.stream.findUnique({ where: { id: streamIdFor(ctx.team.slug, slug), teamId: ctx.team.id }, select: { id: true, slug: true, length: true, system: true } });
   if (!stream) throw new AppError('not_found', `No stream \`${slug}\`.`);
+  checkSystem(ctx, stream);
   return stream;
 }
 
 /** By (streamId, name), the stream's id derived from the slugs: one shard. */
-async function findReducer(ctx: Context & { team: { id: string; slug: string } }, input: { stream: string; name: string }) {
+async function findReducer(ctx: TeamContext, input: { stream: string; name: string }) {
   const streamId = streamIdFor(ctx.team.slug, input.stream);
   const reducer = await ctx.db.reducer.findFirst({
     // The stream named by id too, so the join to it stays on the stream's shard (docs/scaling-citus.md).
     where: { streamId, name: input.name, stream: { id: streamId, teamId: ctx.team.id } },
-    include: { state: true, stream: { select: { slug: true, length: true } } },
+    include: { state: true, stream: { select: { slug: true, length: true, system: true } } },
   });
   if (!reducer) throw new AppError('not_found', `No reducer \`${input.name}\` on stream \`${input.stream}\`.`);
+  checkSystem(ctx, reducer.stream);
   return reducer;
 }
 
@@ -75,7 +87,7 @@ export const reducerRouter = router({
     const stream = await findStream(ctx, input.stream);
     const reducers = await ctx.db.reducer.findMany({
       where: { streamId: stream.id },
-      include: { state: true, stream: { select: { slug: true, length: true } } },
+      include: { state: true, stream: { select: { slug: true, length: true, system: true } } },
       orderBy: { name: 'asc' },
     });
     return reducers.map(summary);
@@ -107,12 +119,19 @@ export const reducerRouter = router({
       const stream = await findStream(ctx, input.stream);
       // Saving compiles the code in the web's sandbox pool: an interactive call like a dry run.
       const { reducer, created, changed } = await interactiveCall({ teamId: ctx.team.id, signal }, () => upsertReducer({ streamId: stream.id, name: input.name, code: input.code, keyBy: input.keyBy ?? null, initialState: input.initialState ?? null, replay: input.replay, db: ctx.db }));
+      // After upsertReducer's own commit (record-audit.ts); a save that changed nothing is no action.
+      if (changed) await recordAudit(ctx, [ctx.team], { action: 'reducer.saved', target: { stream: stream.slug, reducer: reducer.name, version: reducer.version, created, replay: input.replay ?? false } });
       return { name: reducer.name, version: reducer.version, created, changed };
     }),
 
   delete: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
-    await ctx.db.reducer.delete({ where: { streamId_id: { streamId: r.streamId, id: r.id } } });
+    await audited(
+      ctx,
+      [ctx.team],
+      (tx) => tx.reducer.delete({ where: { streamId_id: { streamId: r.streamId, id: r.id } } }),
+      () => ({ action: 'reducer.deleted', target: { stream: r.stream.slug, reducer: r.name, version: r.version } }),
+    );
     return { deleted: r.name };
   }),
 
@@ -196,6 +215,7 @@ export const reducerRouter = router({
   replay: teamProcedure.input(ReducerInput).mutation(async ({ ctx, input }) => {
     const r = await findReducer(ctx, input);
     const { reducer } = await replayReducer({ streamId: r.streamId, reducerId: r.id, db: ctx.db });
+    await recordAudit(ctx, [ctx.team], { action: 'reducer.replayed', target: { stream: r.stream.slug, reducer: r.name, version: reducer.version } });
     return { name: reducer.name, version: reducer.version, until: r.stream.length };
   }),
 

@@ -5,6 +5,11 @@ import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { invalidateUserSessions, sessionHandle } from '../../auth/sessions.ts';
 import { router, userProcedure } from '../init.ts';
+import type { DbTx } from '../../db/client.ts';
+import { audited } from '../../audit/record-audit.ts';
+
+/** A person's sessions are theirs, not a team's: an ended one is written to each of their teams' audit logs. */
+const teamsOf = async (db: DbTx, userId: string) => (await db.membership.findMany({ where: { userId }, select: { team: { select: { id: true, slug: true } } } })).map((m) => m.team);
 
 export const sessionRouter = router({
   list: userProcedure.query(async ({ ctx }) => {
@@ -18,13 +23,29 @@ export const sessionRouter = router({
 
   /** Ends one of the caller's sessions (this one included: that is logging out). Its live streams end within LIVE_REAUTH_MS. */
   end: userProcedure.input(z.object({ id: z.string().regex(/^[0-9a-f]{32}$/, 'a session id from session.list') })).mutation(async ({ ctx, input }) => {
-    const own = await ctx.db.session.findMany({ where: { userId: ctx.caller.userId }, select: { id: true } });
+    const own = await ctx.db.session.findMany({ where: { userId: ctx.caller.userId }, select: { id: true, userAgent: true, address: true } });
     const match = own.find((s) => sessionHandle(s.id) === input.id);
     if (!match) throw new AppError('not_found', 'No such session: it may have ended already.');
-    await ctx.db.session.deleteMany({ where: { id: match.id, userId: ctx.caller.userId } });
+    const userId = ctx.caller.userId;
+    const current = match.id === ctx.caller.sessionId;
+    await audited(
+      ctx,
+      await teamsOf(ctx.db, userId),
+      (tx) => tx.session.deleteMany({ where: { id: match.id, userId } }),
+      ({ count }) => (count > 0 ? { action: 'session.ended', target: { userId, session: input.id, device: match.userAgent, address: match.address, current } } : null),
+    );
     return { ended: 1, current: match.id === ctx.caller.sessionId };
   }),
 
   /** Ends every session of the caller but the one making this call. */
-  endOthers: userProcedure.mutation(async ({ ctx }) => ({ ended: await invalidateUserSessions(ctx.caller.userId, ctx.db, ctx.caller.sessionId ?? null) })),
+  endOthers: userProcedure.mutation(async ({ ctx }) => {
+    const { userId, sessionId } = ctx.caller;
+    const ended = await audited(
+      ctx,
+      await teamsOf(ctx.db, userId),
+      (tx) => invalidateUserSessions(userId, tx, sessionId ?? null),
+      (count) => (count > 0 ? { action: 'session.ended', target: { userId, count, others: true } } : null),
+    );
+    return { ended };
+  }),
 });

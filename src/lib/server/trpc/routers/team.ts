@@ -12,6 +12,7 @@ import { consume, limiter, SCAN_RATE_LIMIT_PER_MINUTE } from '../../rate-limit.t
 import { Slug as TeamSlug } from '../../../schemas/vocabulary.ts';
 import { invalidate } from '../../auth/auth-cache.ts';
 import { router, teamProcedure, teamRoleProcedure, userProcedure } from '../init.ts';
+import { audited, recordAudit } from '../../audit/record-audit.ts';
 
 const TeamName = z.string().trim().min(1, 'Give the team a name.').max(100);
 
@@ -60,7 +61,14 @@ export const teamRouter = router({
   // The slug is part of every stream URL and key's reach, so renaming changes the display name only.
   rename: teamRoleProcedure('admin')
     .input(z.object({ name: TeamName }))
-    .mutation(({ ctx, input }) => ctx.db.team.update({ where: { id: ctx.team.id }, data: { name: input.name }, select: settingsSelect })),
+    .mutation(({ ctx, input }) =>
+      audited(
+        ctx,
+        [ctx.team],
+        (tx) => tx.team.update({ where: { id: ctx.team.id }, data: { name: input.name }, select: settingsSelect }),
+        () => ({ action: 'team.settings_changed', target: { changes: { name: input.name } } }),
+      ),
+    ),
 
   update: teamRoleProcedure('admin')
     .input(z.object({ autoCreateStreams: z.boolean().optional(), emailFrom: EmailFrom.optional(), requireTwoFactor: z.boolean().optional() }))
@@ -70,11 +78,18 @@ export const teamRouter = router({
         if (ctx.role !== 'owner' || ctx.caller.kind !== 'user') throw new AppError('forbidden', `Only an owner of team \`${ctx.team.slug}\`, signed in, can change whether it requires two-factor authentication.`);
         if (input.requireTwoFactor && !ctx.caller.twoFactor) throw new AppError('bad_request', 'Turn on two-factor authentication for your own account (/account) before requiring it of the team.');
       }
-      const team = await ctx.db.team.update({
-        where: { id: ctx.team.id },
-        data: { autoCreateStreams: input.autoCreateStreams, emailFrom: input.emailFrom === '' ? null : input.emailFrom, requireTwoFactor: input.requireTwoFactor },
-        select: settingsSelect,
-      });
+      const { team: _team, ...changes } = input;
+      const team = await audited(
+        ctx,
+        [ctx.team],
+        (tx) =>
+          tx.team.update({
+            where: { id: ctx.team.id },
+            data: { autoCreateStreams: input.autoCreateStreams, emailFrom: input.emailFrom === '' ? null : input.emailFrom, requireTwoFactor: input.requireTwoFactor },
+            select: settingsSelect,
+          }),
+        () => ({ action: 'team.settings_changed', target: { changes } }),
+      );
       await invalidate({ kind: 'team', id: ctx.team.id });
       return team;
     }),
@@ -94,7 +109,13 @@ export const teamRouter = router({
     .input(z.object({ userId: z.string().uuid() }))
     .mutation(({ ctx, input }) => {
       if (ctx.caller.kind !== 'user') throw new AppError('forbidden', 'Only an owner can transfer ownership.');
-      return transferOwnership({ team: ctx.team, fromUserId: ctx.caller.userId, toUserId: input.userId, db: ctx.db });
+      const caller = ctx.caller;
+      return transferOwnership({ team: ctx.team, fromUserId: caller.userId, toUserId: input.userId, db: ctx.db }).then(async (done) => {
+        const to = await ctx.db.user.findUnique({ where: { id: input.userId }, select: { email: true } });
+        // After transferOwnership's own commit (record-audit.ts).
+        await recordAudit(ctx, [ctx.team], { action: 'team.ownership_transferred', target: { from: { userId: caller.userId, email: caller.email }, to: { userId: input.userId, email: to?.email ?? null } } });
+        return done;
+      });
     }),
 
   signingSecret: teamRoleProcedure('admin').query(async ({ ctx }) => {
@@ -103,7 +124,13 @@ export const teamRouter = router({
   }),
 
   rotateSigningSecret: teamRoleProcedure('admin').mutation(async ({ ctx }) => {
-    const team = await ctx.db.team.update({ where: { id: ctx.team.id }, data: { signingSecret: newSigningSecret() }, select: { signingSecret: true } });
+    // The entry says it was rotated, never what to.
+    const team = await audited(
+      ctx,
+      [ctx.team],
+      (tx) => tx.team.update({ where: { id: ctx.team.id }, data: { signingSecret: newSigningSecret() }, select: { signingSecret: true } }),
+      () => ({ action: 'team.signing_secret_rotated', target: {} }),
+    );
     return { signingSecret: team.signingSecret };
   }),
 });
