@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `pipet` — run Pipet and administer it: start | web | worker | migrate | admin <command>.
+// `pipet` — run Pipet and administer it: start | web | worker | migrate | admin <command>; and a
+// stream's data in and out: push | tail | state | export | import (data.ts, over the public API).
 // With no DATABASE_URL / REDIS_URL, every command uses the embedded defaults in the data folder.
 import { parseArgs } from 'node:util';
 import { withServices } from './services.ts';
@@ -8,6 +9,7 @@ import { runWeb } from './web.ts';
 import { runWorker } from './worker.ts';
 import { runServices } from './keeper.ts';
 import { runAdmin } from './admin.ts';
+import { isDataCommand, runData } from './data.ts';
 import { applyMigrations, createMigration } from '../lib/server/db/migrate.ts';
 
 const USAGE = `Usage: pipet <command>
@@ -20,6 +22,13 @@ const USAGE = `Usage: pipet <command>
   admin create-user --email E --password P [--team SLUG] [--json]
   admin create-key --team SLUG --scopes ingest,read,manage [--stream S] [--name N] [--json]
   admin set-limits --team SLUG [--rate-limit N|default] [--max-streams N|default] [--email-quota N|default] [--keys-per-reducer N|default] [--json]
+
+  push STREAM [JSON]                 append one event (JSON from stdin when left out)
+  tail STREAM [--from I]             print events as they arrive, one JSON line each
+  state STREAM REDUCER [KEY] [--after I]   print a reducer's state
+  export STREAM [--start I] [--end J] > events.ndjson   the events as NDJSON, resumable
+  import STREAM < events.ndjson      append an export's events, batched, idempotent, with progress
+  (these use PIPET_URL and PIPET_KEY or ~/.config/pipet/profile.json; \`pipet <command> --help\`)
 `;
 
 const [command, ...rest] = process.argv.slice(2);
@@ -62,6 +71,13 @@ try {
     case 'admin':
       await runAdmin(rest);
       process.exit(0);
+      break;
+    case 'push':
+    case 'tail':
+    case 'state':
+    case 'export':
+    case 'import':
+      if (isDataCommand(command)) await runData(command, rest);
       break;
     case undefined:
     case 'help':
