@@ -64,6 +64,22 @@ describe('pending timers per reducer', () => {
   });
 });
 
+describe('pending timers of a keyed reducer', () => {
+  it('count one per key and stop at the key that would cross the bound, its keys unchanged', async () => {
+    const own = await makeTeam(db());
+    const stream = await makeStream(db(), { teamId: own.id, slug: uniqueSlug('k'), name: 'k' });
+    await upsertReducer({ streamId: stream.id, name: 'r', code: `(s, e) => { schedule(${HOUR}, { check: e.user }, { key: 'check' }); return s + 1; }`, keyBy: '(e) => e.user', initialState: 0 });
+    const users = ['ada', 'bob', 'cy', 'dee', 'eve', 'fay', 'gus'];
+    // Each user's `check` is its own timer; seen again, a user's timer is replaced, not added.
+    const state = await feed(stream.id, [...users.slice(0, 5), 'ada', 'bob', ...users.slice(5)].map((user) => ({ user })));
+    expect(state).toMatchObject({ status: 'errored', cursor: 7, errorIndex: 7 });
+    expect(state.errorMessage).toMatch(/TIMERS_PENDING_PER_REDUCER/);
+    expect(await pendingTimers({ streamId: stream.id })).toBe(5);
+    const keys = await db().keyedState.findMany({ where: { streamId: stream.id }, orderBy: { key: 'asc' } });
+    expect(keys.map((k) => [k.key, k.state])).toEqual([['ada', 2], ['bob', 2], ['cy', 1], ['dee', 1], ['eve', 1]]);
+  });
+});
+
 describe('pending timers per team', () => {
   it('count every reducer of the team', async () => {
     const own = await makeTeam(db());
