@@ -7,7 +7,8 @@ export const load: PageServerLoad = async (event) => {
   const input = { team: team.slug };
   const admin = team.role !== 'member';
   const [streams, members, keys, invites, firstRun, activity] = await Promise.all([
-    api.stream.list(input),
+    // Admins see the team's audit log among the streams, marked (its page is theirs).
+    api.stream.list({ ...input, includeSystem: admin }),
     api.member.list(input),
     admin ? api.apiKey.list(input) : [],
     admin ? api.invite.list(input) : [],
