@@ -17,6 +17,8 @@ export async function buildClient({ outDir = resolve(ROOT, 'dist/client'), types
     input: { index: input },
     external: (id) => !id.startsWith('.') && !id.startsWith('/') && !id.startsWith('$'),
     plugins: [dts({ emitDtsOnly: true, tsconfig: resolve(ROOT, 'tsconfig.json') })],
+    // Generating the router's declarations takes its time; no need to say so on every build.
+    checks: { bundlerTimings: false },
     logLevel: 'warn',
   });
   await typed.write({ dir: outDir, format: 'esm' });
