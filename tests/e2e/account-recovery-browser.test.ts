@@ -134,6 +134,35 @@ describe('account recovery in a browser', () => {
     }
   });
 
+  it('the account page verifies the address and changes it, switching only once the new code is entered', { timeout: 90_000 }, async () => {
+    const email = `${uniqueSlug('gus')}@example.com`;
+    const moved = `${uniqueSlug('gus-new')}@example.com`;
+    const { page, errors } = await context({ colorScheme: 'dark', width: 375 });
+    await signUp(page, email, 'correct horse battery');
+    await page.goto(`${web.url}/account`, { waitUntil: 'networkidle' });
+    const section = page.getByRole('region', { name: 'Email address' });
+    await section.getByText('not verified').waitFor();
+    await section.getByLabel('Verification code').fill(codeIn(await waitForMail(smtp.mails, email)));
+    await section.getByRole('button', { name: 'Verify', exact: true }).click();
+    await section.getByText(`${email} is verified.`).waitFor();
+
+    await section.getByRole('button', { name: 'Change email address…' }).click();
+    await section.getByLabel('New email address').fill(moved);
+    await section.getByLabel('Current password').fill('correct horse battery');
+    await section.getByRole('button', { name: 'Send a code to the new address' }).click();
+    await section.getByText(`Enter the code we sent to ${moved} to switch to it.`).waitFor();
+    // Still the old address until the code is in.
+    expect((await db().user.findUniqueOrThrow({ where: { email } })).emailVerifiedAt).toBeInstanceOf(Date);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await shoot(page, 'account-email-change-dark-375');
+    await section.getByLabel('Verification code').fill(codeIn(await waitForMail(smtp.mails, moved)));
+    await section.getByRole('button', { name: 'Verify', exact: true }).click();
+    await section.getByText(`${moved} is verified.`).waitFor();
+    expect(await db().user.findUnique({ where: { email } })).toBeNull();
+    expect((await db().user.findUniqueOrThrow({ where: { email: moved } })).emailVerifiedAt).toBeInstanceOf(Date);
+    expect(errors).toEqual([]);
+  });
+
   it('the verification and reset pages fit a phone in dark mode', { timeout: 60_000 }, async () => {
     const { page, errors } = await context({ colorScheme: 'dark', width: 375 });
     await signUp(page, `${uniqueSlug('phone')}@example.com`, 'correct horse battery');
