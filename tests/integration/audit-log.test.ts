@@ -15,6 +15,7 @@ const { streamIdFor } = await import('../../src/lib/server/streams/stream-id.ts'
 const { foldStream } = await import('../../src/lib/server/reducers/fold-stream.ts');
 const { readReducerState } = await import('../../src/lib/server/reducers/read-state.ts');
 const { authorizeStream } = await import('../../src/lib/server/auth/authorize-stream.ts');
+const { ensureStream } = await import('../../src/lib/server/streams/ensure-stream.ts');
 
 type Api = ReturnType<typeof createCaller>;
 
@@ -209,6 +210,8 @@ describe('the audit log', () => {
     // A key limited to the log may only read it.
     expect(await code(owner.api.apiKey.create({ team: slug, name: 'x', scopes: ['ingest'], stream: '_audit' }))).toBe('BAD_REQUEST');
     const logKey = await owner.api.apiKey.create({ team: slug, name: 'siem', scopes: ['read'], stream: '_audit' });
+    // Nor can the admin CLI's create-key (ensureStream) find or make it to limit a key to.
+    await expect(ensureStream({ teamId: team.id, teamSlug: slug, slug: '_audit', select: { id: true } })).rejects.toMatchObject({ code: 'bad_request' });
     const everything = await owner.api.apiKey.create({ team: slug, name: 'all', scopes: ['ingest', 'read', 'manage'] });
 
     // Appends: any key, a member's or the owner's session: 403, with the reason.

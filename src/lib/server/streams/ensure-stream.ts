@@ -40,6 +40,8 @@ export async function insertStream({ teamId, teamSlug, slug, name = slug }: Inse
  * `teamSlug` saves a lookup of the team's slug (the stream id is derived from both slugs).
  */
 export async function ensureStream<S extends Record<string, boolean>>({ teamId, teamSlug, slug, select, db = defaultDb() }: { teamId: string; teamSlug?: string; slug: string; select: S; db?: Db }) {
+  // Never a system stream's name: what this finds or makes, a key may be limited to and append to.
+  if (!isSlug(slug)) throw new AppError('bad_request', `Stream names are ${SLUG_RULE}.`);
   const team = teamSlug ?? (await db.team.findUniqueOrThrow({ where: { id: teamId }, select: { slug: true } })).slug;
   const id = streamIdFor(team, slug);
   const found = await db.stream.findUnique({ where: { id }, select });
