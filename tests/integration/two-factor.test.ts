@@ -123,6 +123,17 @@ describe('two-factor authentication', () => {
     expect((await sessions.validateSessionToken(token, db())).session?.twoFactorVerified).toBe(false);
     expect(await twoFactor.verifySessionSecondFactor({ userId: p.user.id, sessionId: session.id, code: current, db: db() })).toBe('totp');
     expect((await sessions.validateSessionToken(token, db())).session?.twoFactorVerified).toBe(true);
+
+    // A code is taken once: the same code (seen over a shoulder, replayed from a log) within its
+    // window is refused for another session, and so is the code of the period before it.
+    const replay = await sessions.createSession(p.user.id, db());
+    await expect(twoFactor.verifySessionSecondFactor({ userId: p.user.id, sessionId: replay.session.id, code: current, db: db() })).rejects.toThrow(twoFactor.WRONG_CODE);
+    const before = codeAt(key, FIXED + 5 * 60_000 - 30_000);
+    vi.setSystemTime(FIXED + 5 * 60_000);
+    await expect(twoFactor.verifySessionSecondFactor({ userId: p.user.id, sessionId: replay.session.id, code: before, db: db() })).rejects.toThrow(twoFactor.WRONG_CODE);
+    expect((await sessions.validateSessionToken(replay.token, db())).session?.twoFactorVerified).toBe(false);
+    // The next period's code is fresh.
+    expect(await twoFactor.verifySessionSecondFactor({ userId: p.user.id, sessionId: replay.session.id, code: codeAt(key, FIXED + 5 * 60_000 + 30_000), db: db() })).toBe('totp');
   });
 
   it('takes each recovery code once, and new codes replace the old ones', async () => {
@@ -139,7 +150,7 @@ describe('two-factor authentication', () => {
 
     // New codes need a current code; the old ones stop working.
     await expect(codeOf(api.twoFactor.regenerateRecoveryCodes({ code: '000000' }))).resolves.toBe('BAD_REQUEST');
-    const fresh = await api.twoFactor.regenerateRecoveryCodes({ code: codeAt(key, FIXED) });
+    const fresh = await api.twoFactor.regenerateRecoveryCodes({ code: codeAt(key, FIXED + 30_000) });
     expect(fresh.recoveryCodes).toHaveLength(10);
     await expect(twoFactor.verifySessionSecondFactor({ userId: p.user.id, sessionId: s2.id, code: recoveryCodes[0], db: db() })).rejects.toThrow(twoFactor.WRONG_CODE);
     expect(await twoFactor.verifySessionSecondFactor({ userId: p.user.id, sessionId: s2.id, code: fresh.recoveryCodes[0], db: db() })).toBe('recovery');
@@ -159,7 +170,7 @@ describe('two-factor authentication', () => {
     const q = await person();
     const { key: qKey } = await enable(q);
     const { session: qs } = await sessions.createSession(q.user.id, db());
-    expect(await twoFactor.verifySessionSecondFactor({ userId: q.user.id, sessionId: qs.id, code: codeAt(qKey, FIXED), db: db() })).toBe('totp');
+    expect(await twoFactor.verifySessionSecondFactor({ userId: q.user.id, sessionId: qs.id, code: codeAt(qKey, FIXED + 30_000), db: db() })).toBe('totp');
   });
 
   it('is turned off only with a current code', async () => {
@@ -168,7 +179,7 @@ describe('two-factor authentication', () => {
     const api = await p.api();
     await expect(codeOf(api.twoFactor.disable({ code: '123456' }))).resolves.toBe('BAD_REQUEST');
     expect((await db().user.findUniqueOrThrow({ where: { id: p.user.id } })).totpKey).not.toBeNull();
-    await api.twoFactor.disable({ code: codeAt(key, FIXED) });
+    await api.twoFactor.disable({ code: codeAt(key, FIXED + 30_000) });
     expect(await api.twoFactor.status()).toEqual({ enabled: false, recoveryCodesLeft: 0 });
     expect(await db().recoveryCode.count({ where: { userId: p.user.id } })).toBe(0);
     expect((await logIn({ email: p.user.email, password: PASSWORD, clientAddress: '127.0.0.2', db: db() })).twoFactor).toBe(false);

@@ -3,7 +3,8 @@
 // and kept only once a code from it proves the app has it, encrypted at rest (secret-box.ts).
 // Ten recovery codes come with it, shown once and stored hashed, each good for one sign-in.
 // Codes given wrong are limited per account, wherever they come from.
-import { createTOTPKeyURI, verifyTOTPWithGracePeriod } from '@oslojs/otp';
+import { createTOTPKeyURI, generateHOTP } from '@oslojs/otp';
+import { constantTimeEqual } from '@oslojs/crypto/subtle';
 import { decodeBase32IgnorePadding, encodeBase32UpperCaseNoPadding } from '@oslojs/encoding';
 import { renderSVG } from 'uqr';
 import { db as defaultDb, type Db, type DbTx } from '../db/client.ts';
@@ -51,7 +52,29 @@ export function parseTotpKey(text: string): Uint8Array | null {
 }
 
 export function totpCodeMatches(key: Uint8Array, code: string): boolean {
-  return /^\d{6}$/.test(code) && verifyTOTPWithGracePeriod(key, TOTP_PERIOD_SECONDS, TOTP_DIGITS, code, GRACE_SECONDS);
+  return totpStepOf(key, code) !== null;
+}
+
+/** The time step (30 s period) whose code `code` is, within the grace period around now; null if none. */
+export function totpStepOf(key: Uint8Array, code: string): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
+  const now = Math.floor(Date.now() / 1000 / TOTP_PERIOD_SECONDS);
+  const reach = Math.ceil(GRACE_SECONDS / TOTP_PERIOD_SECONDS);
+  let found: number | null = null;
+  // Every candidate is compared (no early exit), in constant time.
+  for (let step = now - reach; step <= now + reach; step++) {
+    if (constantTimeEqual(new TextEncoder().encode(generateHOTP(key, BigInt(step), TOTP_DIGITS)), new TextEncoder().encode(code))) found ??= step;
+  }
+  return found;
+}
+
+/**
+ * Takes a code's time step for the account, once: a code (or an older one) already used cannot be
+ * used again, as a code seen over a shoulder or replayed from a log within its 90 seconds would be.
+ */
+async function claimTotpStep(userId: string, step: number, db: DbTx): Promise<boolean> {
+  const { count } = await db.user.updateMany({ where: { id: userId, OR: [{ totpStep: null }, { totpStep: { lt: step } }] }, data: { totpStep: step } });
+  return count === 1;
 }
 
 /** Recovery codes as shown: 16 base32 characters (80 bits) in groups of four. */
@@ -83,11 +106,12 @@ export async function enableTwoFactor({ userId, sessionId, key, code, db = defau
   const user = await db.user.findUniqueOrThrow({ where: { id: userId }, select: { totpKey: true } });
   if (user.totpKey) throw new AppError('conflict', 'Two-factor authentication is already on; turn it off first to use another app.');
   await consume(attemptsLimiter(), userId, TOO_MANY);
-  if (!totpCodeMatches(bytes, code.trim())) throw new AppError('bad_request', 'That code does not match: scan the QR code (or type the key) into your authenticator app, then enter the 6-digit code it shows.');
+  const step = totpStepOf(bytes, code.trim());
+  if (step === null) throw new AppError('bad_request', 'That code does not match: scan the QR code (or type the key) into your authenticator app, then enter the 6-digit code it shows.');
   const sealed = seal(bytes);
   const recoveryCodes = await db.$transaction(async (tx) => {
     // Only if still off: two setups racing do not replace each other's key.
-    const { count } = await tx.user.updateMany({ where: { id: userId, totpKey: null }, data: { totpKey: sealed } });
+    const { count } = await tx.user.updateMany({ where: { id: userId, totpKey: null }, data: { totpKey: sealed, totpStep: step } });
     if (count !== 1) throw new AppError('conflict', 'Two-factor authentication is already on.');
     if (sessionId) await markSessionTwoFactorVerified(sessionId, tx);
     return replaceRecoveryCodes(userId, tx);
@@ -109,7 +133,8 @@ export async function checkSecondFactor({ userId, code, db = defaultDb() }: Chec
   const typed = code.trim();
   let used: 'totp' | 'recovery' | null = null;
   if (/^\d{6}$/.test(typed.replace(/\s/g, ''))) {
-    if (totpCodeMatches(open(user.totpKey), typed.replace(/\s/g, ''))) used = 'totp';
+    const step = totpStepOf(open(user.totpKey), typed.replace(/\s/g, ''));
+    if (step !== null && (await claimTotpStep(userId, step, db))) used = 'totp';
   } else if (typed.length <= 64) {
     // Spent atomically: the same code given twice at once signs in once.
     const { count } = await db.recoveryCode.updateMany({ where: { userId, codeHash: hashToken(normalizeRecoveryCode(typed)), usedAt: null }, data: { usedAt: new Date() } });
@@ -132,7 +157,7 @@ export async function verifySessionSecondFactor({ userId, sessionId, code, db = 
 /** Turns two-factor off, given a current code (or a recovery code): the key and recovery codes are deleted. */
 export async function disableTwoFactor({ userId, code, db = defaultDb() }: CheckCodeOptions & { db?: Db }): Promise<void> {
   await checkSecondFactor({ userId, code, db });
-  await db.$transaction([db.user.update({ where: { id: userId }, data: { totpKey: null } }), db.recoveryCode.deleteMany({ where: { userId } })]);
+  await db.$transaction([db.user.update({ where: { id: userId }, data: { totpKey: null, totpStep: null } }), db.recoveryCode.deleteMany({ where: { userId } })]);
 }
 
 /** New recovery codes for old ones (all of which stop working), given a current code. */
