@@ -13,8 +13,9 @@ export async function* readSse(body: ReadableStream<Uint8Array>, onRetry: (ms: n
   let data: string[] = [];
   let event = '';
   let id: string | undefined;
-  for await (const text of readText(body)) {
-    buffer += text;
+  // A final CR ends its line once the body ends (it could not be the start of a CRLF any more).
+  for await (const text of withEnd(readText(body))) {
+    buffer += text ?? (buffer.endsWith('\r') ? '\n' : '');
     let cut: number;
     while ((cut = lineEnd(buffer)) >= 0) {
       const line = buffer.slice(0, cut);
@@ -35,6 +36,12 @@ export async function* readSse(body: ReadableStream<Uint8Array>, onRetry: (ms: n
       }
     }
   }
+}
+
+/** The texts, then null for the end. */
+async function* withEnd(texts: AsyncGenerator<string>): AsyncGenerator<string | null> {
+  yield* texts;
+  yield null;
 }
 
 /** Where the first line ends (CR, LF or CRLF), or -1. A CR at the very end waits for what follows. */
