@@ -16,6 +16,7 @@ const { foldStream } = await import('../../src/lib/server/reducers/fold-stream.t
 const { readReducerState } = await import('../../src/lib/server/reducers/read-state.ts');
 const { authorizeStream } = await import('../../src/lib/server/auth/authorize-stream.ts');
 const { ensureStream } = await import('../../src/lib/server/streams/ensure-stream.ts');
+const { fireTimer } = await import('../../src/lib/server/effects/fire-timer.ts');
 
 type Api = ReturnType<typeof createCaller>;
 
@@ -223,6 +224,11 @@ describe('the audit log', () => {
     expect((await authorizeStream({ teamSlug: slug, streamSlug: '_audit', access: 'read', key: logKey.key })).stream?.id).toBe(id);
     expect((await authorizeStream({ teamSlug: slug, streamSlug: '_audit', access: 'read', userId: owner.id })).stream?.id).toBe(id);
     expect(await authorizeStream({ teamSlug: slug, streamSlug: '_audit', access: 'read', userId: member.id }).catch((e: Error) => e)).toMatchObject({ code: 'forbidden' });
+    // Nor through a timer of a reducer on the log: the timer fails for good and appends nothing.
+    const logLength = (await db().stream.findUniqueOrThrow({ where: { id } })).length;
+    const timer = await fireTimer({ effectId: 'forged-entry', streamId: id, payload: { dueAt: new Date().toISOString(), event: { action: 'key.revoked' } }, db: db() });
+    expect(timer).toMatchObject({ result: 'permanent', error: expect.stringContaining('system stream') });
+    expect((await db().stream.findUniqueOrThrow({ where: { id } })).length).toBe(logLength);
 
     const after = await db().stream.findUniqueOrThrow({ where: { id } });
     expect(after).toMatchObject({ system: true, name: before.name, publicRead: false, publicWrite: false, signatureScheme: null, teamId: team.id });

@@ -9,6 +9,10 @@ import type { TimerPayload } from './kinds/timer.ts';
 import type { WebhookAttempt } from './deliver-webhook.ts';
 
 export async function fireTimer({ effectId, streamId, payload, db }: { effectId: string; streamId: string; payload: TimerPayload; db: Db }): Promise<WebhookAttempt> {
+  // A system stream (the team's audit log) is written by Pipet alone: a reducer reading it may not
+  // forge entries through its own timers.
+  const stream = await db.stream.findUnique({ where: { id: streamId }, select: { system: true } });
+  if (stream?.system) return { result: 'permanent', error: 'Timers cannot append to a system stream (the audit log is written by Pipet alone); schedule nothing from a reducer on it.' };
   const appended = await appendEvents({ streamId, bodies: [payload.event], idempotency: { key: effectId, scope: 'timer' }, db });
   return { result: 'delivered', responseExcerpt: `Appended as element ${appended.first}${appended.replayed ? ' (by an earlier run of this timer)' : ''}.` };
 }
