@@ -2,7 +2,7 @@
 // creator), when, from which address, and its target — ids and names, never a secret, token or key.
 import { z } from 'zod';
 import type { DbTx } from '../db/client.ts';
-import type { Caller } from '../trpc/context.ts';
+import type { Caller } from '../auth/caller.ts';
 
 export const AUDIT_ACTIONS = [
   'key.created',

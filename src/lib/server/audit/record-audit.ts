@@ -9,7 +9,7 @@ import { streamIdFor } from '../streams/stream-id.ts';
 import { appendEvents } from '../streams/append-events.ts';
 import { publishAppended } from '../streams/tail-events.ts';
 import { requestFold } from '../queue/enqueue.ts';
-import type { Caller } from '../trpc/context.ts';
+import type { Caller } from '../auth/caller.ts';
 import { actorOf, type AuditAction, type AuditEntry, type AuditTarget } from './audit-entry.ts';
 import { AUDIT_STREAM_NAME, AUDIT_STREAM_SLUG } from './audit-stream.ts';
 

@@ -2,12 +2,8 @@
 // or a `manage` API key, which acts for its own team only.
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { findApiKey } from '../auth/api-keys.ts';
-
-export type Caller =
-  /** `sessionId`: the session signed in with (null when called in-process without one); `twoFactor`: the person has two-factor on (and gave it in this session). */
-  | { kind: 'user'; userId: string; email: string; sessionId?: string | null; twoFactor?: boolean }
-  | { kind: 'key'; keyId: string; teamId: string; scopes: string[] }
-  | { kind: 'anonymous'; invalidKey?: boolean };
+import type { Caller } from '../auth/caller.ts';
+export type { Caller };
 
 /** `origin` is the request's origin, for links in emails when PUBLIC_URL is not set. */
 export type Context = { db: Db; caller: Caller; clientAddress: string; origin?: string };
