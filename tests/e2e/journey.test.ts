@@ -141,7 +141,8 @@ describe('signup-and-go', () => {
 
   it('stream page: sparkline, lag and fold rate, tail with pause, jump and filter, snippets, delete with type-to-confirm', { timeout: 90_000 }, async () => {
     const { page, errors } = await logIn(await open());
-    const post = (body: unknown) => page.request.post(`${web.url}/s/${team}/hello`, { data: body });
+    // On the session cookie, as the app's own pages append: from the app's origin (a cookie write from any other origin is refused).
+    const post = (body: unknown) => page.request.post(`${web.url}/s/${team}/hello`, { data: body, headers: { origin: web.url } });
     await page.goto(`${web.url}/${team}/streams/hello`);
     await page.getByRole('heading', { level: 1, name: 'hello' }).waitFor();
     await page.getByTestId('stream-sparkline').locator('svg').waitFor();

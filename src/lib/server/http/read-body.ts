@@ -11,7 +11,12 @@ const DRAIN_BYTES = 16 * 1024 * 1024;
 
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (declared > limit) throw new AppError('payload_too_large', `The body may be at most ${limit} bytes; this one is ${declared}.`);
+  if (declared > limit) {
+    // Refused on its declared length alone; the body is still read and dropped (when within the
+    // drain bound) so the 413 reaches a client that is still sending, instead of a reset connection.
+    if (request.body && declared <= DRAIN_BYTES) void drain(request.body.getReader());
+    throw new AppError('payload_too_large', `The body may be at most ${limit} bytes; this one is ${declared}.`);
+  }
   if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
