@@ -114,6 +114,11 @@ describe('ending a session', () => {
       expect((await answered!.json()).error.message).toMatch(/revoked while waiting/);
       // And the cookie opens nothing any more.
       expect((await fetch(`${ada.url}/events`, { headers: laptop.headers() })).status).toBe(401);
+      // The team's audit log says so: who, from where, how many sessions and why.
+      const log = await db().event.findMany({ where: { streamId: streamIdFor(ada.team.slug, '_audit') }, orderBy: { index: 'asc' } });
+      expect(log.map((e) => e.body)).toContainEqual(
+        expect.objectContaining({ action: 'session.ended', actor: expect.objectContaining({ email: ada.email }), address: expect.any(String), target: { userId: ada.user.id, count: 2, reason: 'log out everywhere' } }),
+      );
     } finally {
       ada.stopAppending();
       // Not awaited: after the end event the reader sleeps out the server's `retry: 60000` before it would look again.
