@@ -122,6 +122,13 @@ describe('two-factor authentication in a browser', () => {
     await otherPage.waitForURL(/\/login$/);
     await other.close();
 
+    // Now with two-factor on, the owner requires it of the team from the team page.
+    await page.goto(`${web.url}${teamPath}`, { waitUntil: 'networkidle' });
+    await page.getByLabel('Require two-factor authentication of every member').check();
+    await expect.poll(async () => (await db().team.findFirstOrThrow({ where: { accountId: user.id } })).requireTwoFactor).toBe(true);
+    await page.reload({ waitUntil: 'networkidle' });
+    expect(await page.getByLabel('Require two-factor authentication of every member').isChecked()).toBe(true);
+
     // The one wrong code sent to twoFactor.enable is a 400 the browser logs; nothing else went wrong.
     expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
     expect(errors.filter((e) => /status of 400/.test(e))).toHaveLength(1);
