@@ -7,23 +7,14 @@ import superjson from 'superjson';
 import type { AppRouter } from '../../src/lib/server/trpc/root.ts';
 import { uniqueSlug, useWebServer } from '../helpers/context.ts';
 import { bearer, postJson } from '../helpers/http.ts';
+import { cookieJar } from '../helpers/cookie-jar.ts';
 
 const { url: base, db } = useWebServer();
 const PASSWORD = 'correct horse battery';
 
 /** A browser's worth of state: one cookie jar, same-origin form posts, no redirect following. */
 function browser() {
-  const jar = new Map<string, string>();
-  const remember = (res: Response) => {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, value] = pair.split('=');
-      if (value === '' || /max-age=0/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  };
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const { jar, remember, cookie } = cookieJar();
   return {
     jar,
     get: async (path: string) => remember(await fetch(base + path, { headers: { cookie: cookie(), accept: 'text/html' }, redirect: 'manual' })),

@@ -9,6 +9,7 @@ import { uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
 import { startWeb, type Running } from '../helpers/server.ts';
 import { hashPassword } from '../../src/lib/server/auth/passwords.ts';
 import { launch, shoot, watchErrors } from './browser-kit.ts';
+import { cookieJar } from '../helpers/cookie-jar.ts';
 
 const own = await useOwnDatabase('github');
 const { db } = await import('../../src/lib/server/db/client.ts');
@@ -81,17 +82,7 @@ async function startGithubStub() {
 
 /** A browser's worth of state over fetch: a cookie jar, no redirect following. */
 function browser(base: string) {
-  const jar = new Map<string, string>();
-  const remember = (res: Response) => {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, value] = pair.split('=');
-      if (value === '' || /max-age=0/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  };
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const { jar, remember, cookie } = cookieJar();
   const get = async (path: string) => remember(await fetch(new URL(path, base), { headers: { cookie: cookie(), accept: 'text/html' }, redirect: 'manual' }));
   return {
     jar,

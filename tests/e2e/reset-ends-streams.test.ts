@@ -9,6 +9,7 @@ import { bearer, postJson } from '../helpers/http.ts';
 import { tailSse } from '../helpers/sse.ts';
 import { startSmtpCapture } from '../helpers/smtp.ts';
 import { resetLinkIn, waitForMail } from '../helpers/account-mail.ts';
+import { cookieJar } from '../helpers/cookie-jar.ts';
 
 const own = await useOwnDatabase('reset-live');
 const { db } = await import('../../src/lib/server/db/client.ts');
@@ -32,17 +33,8 @@ afterAll(async () => {
 
 /** One browser's cookie jar: same-origin form posts, no redirect following. */
 function browser() {
-  const jar = new Map<string, string>();
-  const remember = (res: Response) => {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, value] = pair.split('=');
-      if (value === '' || /max-age=0/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  };
-  const headers = () => ({ cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') });
+  const { jar, remember, cookie } = cookieJar();
+  const headers = () => ({ cookie: cookie() });
   return {
     jar,
     headers,

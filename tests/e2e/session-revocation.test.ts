@@ -13,6 +13,7 @@ import { uniqueSlug, useOwnDatabase } from '../helpers/context.ts';
 import { startWeb, type Running } from '../helpers/server.ts';
 import { bearer, postJson } from '../helpers/http.ts';
 import { tailSse, type SseTail } from '../helpers/sse.ts';
+import { cookieJar } from '../helpers/cookie-jar.ts';
 
 const SECRETS_KEY = randomBytes(32).toString('base64');
 process.env.SECRETS_KEY = SECRETS_KEY;
@@ -34,17 +35,7 @@ afterAll(() => web?.stop());
 
 /** One browser's cookie jar: same-origin form posts, no redirect following, tRPC with the cookie. */
 function browser(userAgent: string) {
-  const jar = new Map<string, string>();
-  const remember = (res: Response) => {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, value] = pair.split('=');
-      if (value === '' || /max-age=0/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  };
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const { jar, remember, cookie } = cookieJar();
   const headers = () => ({ cookie: cookie(), 'user-agent': userAgent });
   return {
     headers,
