@@ -2,28 +2,16 @@
 // same SMTP server (SMTP_URL) and sender (EMAIL_FROM) as team emails, but never into a team's
 // outbox, where every member of the team could read the code or the link. Without SMTP_URL, under
 // `npm start` (development) the message goes to the server's log, so one can still verify and reset.
-import nodemailer, { type Transporter } from 'nodemailer';
+import { smtpTransport } from '../effects/smtp.ts';
 import { env, isProduction } from '../env.ts';
 import { parseMailbox } from '../effects/email-sender.ts';
 
 export type AccountEmail = { to: string; subject: string; text: string; html: string };
 
-let transport: Transporter | undefined;
-let transportUrl: string | undefined;
-
-function smtp(): Transporter | null {
-  const url = env().SMTP_URL;
-  if (!url) return null;
-  if (!transport || transportUrl !== url) {
-    transport = nodemailer.createTransport(url);
-    transportUrl = url;
-  }
-  return transport;
-}
 
 /** Sends one account email; rejects when the SMTP server refuses it or cannot be reached. */
 export async function sendAccountEmail({ to, subject, text, html }: AccountEmail): Promise<void> {
-  const transporter = smtp();
+  const transporter = smtpTransport();
   if (!transporter) {
     // The code or link is the only way in for this person; the operator's log is the one place
     // it may go when there is no mail server, and only where nothing real is at stake.

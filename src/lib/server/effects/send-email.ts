@@ -3,7 +3,7 @@
 // The sender is never the caller's to choose (see email-sender.ts). Each recipient is one parsed
 // address handed to nodemailer as an object, so nothing re-parses a string into more recipients;
 // the daily quotas, per team and per account, count recipients.
-import nodemailer, { type Transporter } from 'nodemailer';
+import { smtpTransport } from './smtp.ts';
 import { z } from 'zod';
 import { db as defaultDb, type Db } from '../db/client.ts';
 import { env } from '../env.ts';
@@ -18,18 +18,6 @@ const toMailbox = (text: string): Mailbox => parseRecipient(text) ?? { name: '',
 export const EmailInput = EmailPayload.transform((p) => ({ ...p, to: recipientsOf(p).map(toMailbox), replyTo: p.replyTo ? toMailbox(p.replyTo) : undefined }));
 export type EmailInput = z.input<typeof EmailInput>;
 
-let transport: Transporter | undefined;
-let transportUrl: string | undefined;
-
-function smtp(): Transporter | null {
-  const url = env().SMTP_URL;
-  if (!url) return null;
-  if (!transport || transportUrl !== url) {
-    transport = nodemailer.createTransport(url);
-    transportUrl = url;
-  }
-  return transport;
-}
 
 export type SendEmailOptions = { teamId: string; email: EmailInput; effectId?: string; db?: Db };
 export type SendEmailResult = { id: string; status: 'sent' | 'stored'; messageId?: string };
@@ -62,7 +50,7 @@ export async function sendEmail({ teamId, email, effectId, db = defaultDb() }: S
         return effectId ? tx.emailMessage.upsert({ where: { teamId_effectId: { teamId, effectId } }, create: data, update: {} }) : tx.emailMessage.create({ data });
       });
   if (row.status === 'sent') return { id: row.id, status: 'sent' };
-  const transporter = smtp();
+  const transporter = smtpTransport();
   if (!transporter) return { id: row.id, status: 'stored' };
   try {
     const info = await transporter.sendMail({ from: sender.from, to: parsed.to, subject: parsed.subject, text: parsed.text, html: parsed.html, replyTo });
