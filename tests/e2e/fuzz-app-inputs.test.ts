@@ -46,6 +46,15 @@ const MARKS = [HUGE_MARK, encodeURIComponent(HUGE_MARK)];
 function inflate(text: string): string {
   return MARKS.reduce((t, mark) => t.replaceAll(mark, mark === HUGE_MARK ? HUGE : encodeURIComponent(HUGE)), text);
 }
+/**
+ * For a URL path: far over any token's bound, yet within Node's 16 KiB header limit. A megabyte URL
+ * is cut off by Node's own parser (431, connection closed) while the client may still be writing:
+ * a reset that says nothing about Pipet.
+ */
+const LONG_IN_URL = 'x'.repeat(8 * 1024);
+function inflatePath(path: string): string {
+  return MARKS.reduce((t, mark) => t.replaceAll(mark, LONG_IN_URL), path);
+}
 function inflateBytes(bytes: Buffer): Buffer {
   const at = bytes.indexOf(HUGE_MARK);
   return at < 0 ? bytes : Buffer.concat([bytes.subarray(0, at), Buffer.from(HUGE), inflateBytes(bytes.subarray(at + HUGE_MARK.length))]);
@@ -94,7 +103,8 @@ const call = fc.oneof(
 );
 
 async function trpc({ path, method, input }: { path: string; method: string; input: string }): Promise<Answer> {
-  const body = inflate(`{"json":${input}}`);
+  // A query's input travels in the URL: there, a string over the bound is one Node's header limit can still read.
+  const body = method === 'GET' ? inflatePath(`{"json":${input}}`) : inflate(`{"json":${input}}`);
   const res =
     method === 'GET'
       ? await fetch(`${web.url}/api/trpc/${path}?input=${encodeURIComponent(body)}`, { headers: bearer(manage) })
@@ -157,7 +167,7 @@ describe('fuzz: the management API and the form routes', () => {
   it('answers every log-in, sign-up and invite form without a 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(formRequest, async ({ path, type, body }) => {
-        const res = await fetch(`${web.url}${inflate(path)}`, { method: 'POST', redirect: 'manual', headers: { origin: web.url, 'content-type': type }, body: typeof body === 'string' ? inflate(body) : new Uint8Array(inflateBytes(body)) });
+        const res = await fetch(`${web.url}${inflatePath(path)}`, { method: 'POST', redirect: 'manual', headers: { origin: web.url, 'content-type': type }, body: typeof body === 'string' ? inflate(body) : new Uint8Array(inflateBytes(body)) });
         checkAnswer(`POST ${path} ${JSON.stringify(String(body).slice(0, 200))}`, { status: res.status, text: await res.text() });
       }),
       params,
@@ -167,7 +177,7 @@ describe('fuzz: the management API and the form routes', () => {
   it('answers every invite link without a 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(inviteToken, async (token) => {
-        const res = await fetch(`${web.url}/invite/${inflate(token)}`, { redirect: 'manual' });
+        const res = await fetch(`${web.url}/invite/${inflatePath(token)}`, { redirect: 'manual' });
         checkAnswer(`GET /invite/${token.slice(0, 200)}`, { status: res.status, text: await res.text() });
       }),
       params,
