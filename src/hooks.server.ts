@@ -5,6 +5,7 @@ import type { Handle, ServerInit } from '@sveltejs/kit';
 import { handleCsrf } from '$lib/server/http/csrf.ts';
 import { handleInputChecks } from '$lib/server/http/check-input.ts';
 import { handleSecurityHeaders } from '$lib/server/http/security-headers.ts';
+import { withHeaders } from '$lib/server/http/respond.ts';
 import { endLiveResponses, exitOnSignal, isDraining } from '$lib/server/lifecycle.ts';
 import { closeAll } from '$lib/server/shutdown.ts';
 import { handlePublicApiErrors } from '$lib/server/http/public-errors.ts';
@@ -44,16 +45,7 @@ const handleSession: Handle = async ({ event, resolve }) => {
  */
 const handleDraining: Handle = async ({ event, resolve }) => {
   const response = await resolve(event);
-  if (!isDraining()) return response;
-  try {
-    response.headers.set('connection', 'close');
-    return response;
-  } catch {
-    // Immutable headers (a Response from fetch): copy into a fresh Response.
-    const copy = new Response(response.body, response);
-    copy.headers.set('connection', 'close');
-    return copy;
-  }
+  return isDraining() ? withHeaders(response, { connection: 'close' }) : response;
 };
 
 export const handle = sequence(handleDraining, handleSecurityHeaders, handlePublicApiErrors, handleCsrf, handleInputChecks, handleSession);

@@ -20,3 +20,15 @@ export function errorResponse(error: unknown): Response {
   if (e.code === 'rate_limited' && e.details) for (const [k, v] of Object.entries(rateLimitHeaders(e.details as RateLimitState))) headers.set(k, v);
   return json({ error: { code: e.code, message: e.message } }, { status: e.status, headers });
 }
+
+/** `response` with `headers` set; a Response with immutable headers (one from fetch) is copied first. */
+export function withHeaders(response: Response, headers: Record<string, string>): Response {
+  try {
+    for (const [k, v] of Object.entries(headers)) response.headers.set(k, v);
+    return response;
+  } catch {
+    const out = new Response(response.body, response);
+    for (const [k, v] of Object.entries(headers)) out.headers.set(k, v);
+    return out;
+  }
+}

@@ -2,6 +2,7 @@
 // by SvelteKit on its pages, with a nonce for its own inline script (kit.csp in svelte.config.js);
 // these cover the rest, and browsers that predate frame-ancestors.
 import type { Handle } from '@sveltejs/kit';
+import { withHeaders } from './respond.ts';
 
 export const SECURITY_HEADERS: Record<string, string> = {
   // Clickjacking: no page of the app may be framed, by another site or by itself.
@@ -11,15 +12,4 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'strict-origin-when-cross-origin',
 };
 
-export const handleSecurityHeaders: Handle = async ({ event, resolve }) => {
-  const response = await resolve(event);
-  try {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.headers.set(name, value);
-    return response;
-  } catch {
-    // Immutable headers (a Response from fetch): copy into a fresh Response.
-    const copy = new Response(response.body, response);
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) copy.headers.set(name, value);
-    return copy;
-  }
-};
+export const handleSecurityHeaders: Handle = async ({ event, resolve }) => withHeaders(await resolve(event), SECURITY_HEADERS);

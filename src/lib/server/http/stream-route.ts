@@ -5,7 +5,7 @@ import { allowedOriginsOf, authorizeStream, type StreamAccess, type StreamGrant 
 import { ensureStream } from '../streams/ensure-stream.ts';
 import { callerLimiter, consumeRequest, publicStreamLimiter, rateLimitHeaders, type RateLimitState } from '../rate-limit.ts';
 import { authorizeWriteKey, writeKeyFromHeader, type WriteKeyGrant } from '../auth/authorize-write-key.ts';
-import { errorResponse } from './respond.ts';
+import { errorResponse, withHeaders } from './respond.ts';
 import { streamSession } from './csrf.ts';
 import { AppError } from '../errors.ts';
 import { sessionIsLive } from '../auth/sessions.ts';
@@ -35,16 +35,6 @@ function withCors(response: Response, origin: string | null, allowed: string[]):
   return out;
 }
 
-function withHeaders(response: Response, headers: Record<string, string>): Response {
-  try {
-    for (const [k, v] of Object.entries(headers)) response.headers.set(k, v);
-    return response;
-  } catch {
-    const out = new Response(response.body, response);
-    for (const [k, v] of Object.entries(headers)) out.headers.set(k, v);
-    return out;
-  }
-}
 
 /** The key from `Authorization: Bearer`, else from `?key=` (which authorizeStream accepts only for ingest keys). */
 function credentialOf(event: RequestEvent): { key: string | null; keyFrom: 'header' | 'query' } {
